@@ -1,0 +1,228 @@
+"""The `honua-bot` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot import logs
+from bot.config import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    try:
+        return load_settings(args.config, **overrides)
+    except (ValidationError, FileNotFoundError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+# serve ---------------------------------------------------------------------
+async def _serve(settings: Settings) -> None:
+    from aiohttp import web
+
+    from bot.engine.service import Service
+    from bot.web import create_app
+
+    service = Service(settings)
+    app = create_app(service, start_service=False)
+    await service.start()
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    await site.start()
+    logs.get_logger("cli").info("listening", host=settings.host, port=settings.port)
+
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, service.rulebook.reload)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    await done.wait()
+    # readiness fails first (stopping is set), in-flight work finishes, then sockets close
+    await service.stop()
+    await runner.cleanup()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    settings = _settings(args, **overrides)
+    logs.configure(settings.log_level)
+    try:
+        asyncio.run(_serve(settings))
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            print(exc.code, file=sys.stderr)
+            return 1
+        raise
+    return 0
+
+
+# rules ---------------------------------------------------------------------
+def _load(path: Path) -> Any:
+    from bot.engine.service import load_builtins
+    from bot.registry import actions, probes
+    from bot.rules import load_rules
+
+    load_builtins()
+    return load_rules(path, probes, actions)
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from bot.rules import RuleLoadError
+
+    path = args.path or _settings(args).resolved_rules_dir()
+    try:
+        ruleset = _load(path)
+    except RuleLoadError as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s) in {path}", file=sys.stderr)
+        return 1
+    for rule in ruleset.rules:
+        print(
+            f"ok  {rule.name:<36} {len(rule.probes)} probes, {len(rule.scenarios)} scenarios, "
+            f"{len(rule.actions)} actions  ({rule.source})"
+        )
+    print(f"{len(ruleset.rules)} rule(s) valid in {path}")
+    return 0
+
+
+def cmd_rules_test(args: argparse.Namespace) -> int:
+    from bot.engine.explain import explain, read_alerts, read_recorded
+
+    settings = _settings(args)
+    from bot.rules import RuleLoadError
+
+    try:
+        ruleset = _load(args.rules or settings.resolved_rules_dir())
+    except RuleLoadError as exc:
+        print("\n".join(exc.errors), file=sys.stderr)
+        return 1
+    try:
+        alerts = read_alerts(args.alert)
+        recorded = read_recorded(args.probe_results)
+        live = settings if args.live else None
+        report = asyncio.run(explain(ruleset, alerts, recorded, live))
+    except (OSError, ValueError) as exc:  # ValidationError is a ValueError
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        from bot.engine.explain import print_report
+
+        print_report(report)
+    if args.expect_scenario:
+        got = [a.get("scenario") for a in report["alerts"]]
+        if any(s != args.expect_scenario for s in got):
+            print(f"expected scenario {args.expect_scenario}, got {got}", file=sys.stderr)
+            return 1
+    return 0
+
+
+# list ----------------------------------------------------------------------
+def cmd_list(args: argparse.Namespace) -> int:
+    from bot.engine.service import load_builtins
+    from bot.registry import actions, probes
+
+    load_builtins()
+    registry = probes if args.kind == "probes" else actions
+    entries = [
+        {"name": e.name, "description": e.description, "params": e.params_schema(), **e.extra}
+        for e in registry
+    ]
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for e in entries:
+        props = e["params"].get("properties", {})
+        required = set(e["params"].get("required", []))
+        params = ", ".join(f"{n}{'' if n in required else '?'}" for n in props)
+        print(f"{e['name']:<30} {e['description']}")
+        print(f"{'':<30} params: {params or '(none)'}")
+    return 0
+
+
+# demo ----------------------------------------------------------------------
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run_demo
+    from bot.notify.base import Event
+    from bot.notify.console import render_incident
+
+    settings = _settings(args)
+    url = args.url or f"http://{settings.host}:{settings.port}"
+    token = args.token or (
+        settings.webhook_token.get_secret_value() if settings.webhook_token else None
+    )
+    try:
+        incident = run_demo(url, token, args.timeout)
+    except Exception as exc:
+        print(f"demo failed against {url}: {exc}", file=sys.stderr)
+        print("is the bot running?  start it with:  honua-bot serve", file=sys.stderr)
+        return 1
+    from rich.console import Console
+
+    Console().print(render_incident(incident, Event.DIAGNOSED))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="honua-bot", description=__doc__)
+    parser.add_argument(
+        "--config", type=Path, help="YAML settings file (environment variables win)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the webhook receiver and workers")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.set_defaults(func=cmd_serve)
+
+    rules = sub.add_parser("rules", help="check or test rule files").add_subparsers(
+        dest="rules_cmd", required=True
+    )
+    check = rules.add_parser("check", help="validate rule files; exit 1 on any error")
+    check.add_argument("path", nargs="?", type=Path)
+    check.set_defaults(func=cmd_rules_check)
+    test = rules.add_parser(
+        "test", help="show what the bot would do for an alert, without side effects"
+    )
+    test.add_argument("alert", type=Path, help="Alertmanager webhook JSON, or one alert")
+    test.add_argument("--probe-results", type=Path, help="JSON {probe name: data | {error: text}}")
+    test.add_argument("--rules", type=Path)
+    test.add_argument(
+        "--live", action="store_true", help="run the read-only probes against configured targets"
+    )
+    test.add_argument("--json", action="store_true")
+    test.add_argument("--expect-scenario", help="exit 1 unless every alert gets this scenario")
+    test.set_defaults(func=cmd_rules_test)
+
+    lst = sub.add_parser("list", help="list registered probes or actions and their params")
+    lst.add_argument("kind", choices=["probes", "actions"])
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(func=cmd_list)
+
+    demo = sub.add_parser("demo", help="send a sample alert to a running bot and show the incident")
+    demo.add_argument("--url", help="bot base URL (default: http://HOST:PORT from settings)")
+    demo.add_argument("--token", help="webhook bearer token")
+    demo.add_argument("--timeout", type=float, default=30.0)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure("warning")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

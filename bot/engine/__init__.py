@@ -1,0 +1,1 @@
+"""The pipeline: intake → queue → worker → dedup → match → diagnose → notify."""

@@ -1,0 +1,136 @@
+"""`honua-bot rules test`: what the bot would do for an alert, with no side effects
+(as `amtool config routes test` does for routing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from bot.adapters import Adapters
+from bot.config import Settings
+from bot.engine.diagnose import alert_variables, classify, run_probes
+from bot.models import Alert, Finding, WebhookMessage
+from bot.probes.base import ProbeContext
+from bot.registry import actions, probes
+from bot.rules import Rule, RuleSet
+
+
+def read_alerts(path: Path) -> list[Alert]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data, dict) and "alerts" in data:
+        return WebhookMessage.model_validate(data).alerts
+    if isinstance(data, list):
+        return [Alert.model_validate(a) for a in data]
+    return [Alert.model_validate(data)]
+
+
+def recorded_findings(rule: Rule, recorded: dict[str, Any]) -> dict[str, Finding]:
+    """Findings from a file: ``{probe: data}`` or ``{probe: {"error": "..."}}``."""
+    out = {}
+    for call in rule.probes:
+        if call.name not in recorded:
+            out[call.name] = Finding(
+                probe=call.name, type=call.type, ok=False, error="no recorded result"
+            )
+            continue
+        value = recorded[call.name]
+        if isinstance(value, dict) and set(value) == {"error"}:
+            out[call.name] = Finding(
+                probe=call.name, type=call.type, ok=False, error=str(value["error"])
+            )
+        else:
+            out[call.name] = Finding(probe=call.name, type=call.type, ok=True, data=value)
+    return out
+
+
+def read_recorded(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(recorded, dict):
+        raise ValueError(f"{path}: expected a JSON object {{probe name: result}}")
+    return recorded
+
+
+async def explain(
+    ruleset: RuleSet, alerts: list[Alert], recorded: dict[str, Any] | None, live: Settings | None
+) -> dict[str, Any]:
+    adapters = Adapters.from_urls(live.prometheus_url, live.process_api_url) if live else None
+    report: dict[str, Any] = {"alerts": []}
+    try:
+        for alert in alerts:
+            rule = ruleset.match(alert.labels)
+            item: dict[str, Any] = {
+                "alert": alert.alertname,
+                "labels": alert.labels,
+                "incident": alert.incident_id,
+                "rule": rule.name if rule else None,
+                "rule_file": rule.source if rule else None,
+                "probes": [
+                    {"name": p.name, "type": p.type, "params": p.params} for p in rule.probes
+                ]
+                if rule
+                else [],
+            }
+            variables = alert_variables(alert.labels, alert.annotations)
+            findings: dict[str, Finding] | None = None
+            if rule is None:
+                findings = {}
+            elif recorded is not None:
+                findings = recorded_findings(rule, recorded)
+            elif adapters is not None:
+                ctx = ProbeContext(adapters, alert.labels)
+                findings = await run_probes(
+                    rule, probes, ctx, live.probe_timeout if live else 5.0, variables
+                )
+            if findings is None:
+                item["scenario"] = None
+                item["note"] = (
+                    "no probe results: pass --probe-results FILE, or --live to run the probes"
+                )
+            else:
+                diagnosis = classify(rule, findings, variables, actions)
+                item["scenario"] = diagnosis.scenario
+                item["summary"] = diagnosis.summary
+                item["notes"] = diagnosis.notes
+                item["failed_probes"] = {f.probe: f.error for f in diagnosis.failed_probes}
+                item["actions"] = [a.model_dump() for a in diagnosis.actions]
+            report["alerts"].append(item)
+    finally:
+        if adapters is not None:
+            await adapters.aclose()
+    return report
+
+
+def print_report(report: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    for item in report["alerts"]:
+        console.rule(f"{item['alert']}  ({item['incident']})")
+        if item["rule"] is None:
+            console.print("rule: [yellow]no rule matches[/yellow]")
+            continue
+        console.print(f"rule: [bold]{escape(item['rule'])}[/bold]  ({escape(item['rule_file'])})")
+        probes_table = Table("probe", "type", "params", title="probes it would run")
+        for p in item["probes"]:
+            probes_table.add_row(p["name"], p["type"], escape(json.dumps(p["params"])))
+        console.print(probes_table)
+        if item.get("scenario") is None:
+            console.print(f"scenario: [dim]{item['note']}[/dim]")
+            continue
+        console.print(f"scenario: [bold yellow]{escape(item['scenario'])}[/bold yellow]  {escape(item['summary'])}")
+        for name, error in item["failed_probes"].items():
+            console.print(f"  failed probe {name}: {escape(str(error))}", style="red")
+        for note in item["notes"]:
+            console.print(f"  note: {escape(note)}", style="dim")
+        for a in item["actions"]:
+            how = (
+                "would AUTO-RUN (through the safety gates)"
+                if a["mode"] == "auto"
+                else "would propose (button)"
+            )
+            console.print(escape(f"  action {a['name']} [{a['type']}]: {how} — {a['description']}"))

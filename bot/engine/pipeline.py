@@ -1,0 +1,168 @@
+"""One alert's life cycle, in one place:
+
+    lock → incident (dedup) → match → diagnose → notify        (firing)
+    lock → incident → close → notify                           (resolved)
+
+Every step is keyed by the incident (fingerprint + startsAt) and records that it
+ran, so a redelivered or re-sent notification finds the work done and does
+nothing again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+import structlog
+
+from bot.adapters import Adapters
+from bot.engine.diagnose import alert_variables, classify, run_probes
+from bot.logs import get_logger
+from bot.metrics import Metrics
+from bot.models import Alert, Incident, IncidentStatus
+from bot.notify import Event, Notifier
+from bot.probes.base import ProbeContext
+from bot.registry import Registry
+from bot.rules import RuleSet
+from bot.store import Store
+
+log = get_logger("pipeline")
+
+
+class Outcome(StrEnum):
+    DONE = "done"  # nothing left to do for this alert: ack
+    BUSY = "busy"  # another worker holds the incident: leave pending, it comes back
+
+
+@dataclass
+class PipelineConfig:
+    probe_timeout: float = 5.0
+    incident_ttl: int = 7 * 86400
+    open_incident_ttl: int = 30 * 86400
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        rules: Callable[[], RuleSet],
+        probes: Registry,
+        actions: Registry,
+        adapters: Adapters,
+        notifier: Notifier,
+        metrics: Metrics,
+        config: PipelineConfig,
+        owner: str,
+    ) -> None:
+        self.store = store
+        self.rules = rules
+        self.probes = probes
+        self.actions = actions
+        self.adapters = adapters
+        self.notifier = notifier
+        self.metrics = metrics
+        self.config = config
+        self.owner = owner
+
+    def _lease(self) -> float:
+        rules = self.rules().rules
+        longest = max((p.timeout or 0 for r in rules for p in r.probes), default=0)
+        return max(longest, self.config.probe_timeout) + 30
+
+    async def handle(self, alert: Alert, external_url: str = "") -> Outcome:
+        lock = f"incident:{alert.incident_id}"
+        if not await self.store.acquire(lock, self.owner, self._lease()):
+            return Outcome.BUSY
+        try:
+            with structlog.contextvars.bound_contextvars(
+                incident=alert.incident_id, fingerprint=alert.fingerprint
+            ):
+                if alert.status == "resolved":
+                    await self._resolve(alert, external_url)
+                else:
+                    await self._fire(alert, external_url)
+        finally:
+            await self.store.release(lock, self.owner)
+        return Outcome.DONE
+
+    async def _save(self, incident: Incident) -> None:
+        incident.updated_at = datetime.now(UTC)
+        ttl = (
+            self.config.incident_ttl
+            if incident.status is IncidentStatus.RESOLVED
+            else self.config.open_incident_ttl
+        )
+        await self.store.save_incident(incident, ttl)
+
+    async def _fire(self, alert: Alert, external_url: str) -> None:
+        incident = await self.store.get_incident(alert.incident_id)
+        if incident is None:
+            incident = Incident.from_alert(alert, external_url)
+            await self._save(incident)
+            log.info("incident opened", alertname=alert.alertname)
+        if incident.status is IncidentStatus.RESOLVED:
+            log.info("firing notification for a resolved incident ignored (out of order)")
+            return
+        if incident.diagnosis is None:
+            await self._diagnose(incident, alert)
+        if Event.DIAGNOSED.value not in incident.notified:
+            await self.notifier.notify(incident, Event.DIAGNOSED)
+            incident.notified.append(Event.DIAGNOSED.value)
+            await self._save(incident)
+
+    async def _diagnose(self, incident: Incident, alert: Alert) -> None:
+        rule = self.rules().match(alert.labels)
+        incident.rule = rule.name if rule else None
+        if rule and rule.severity and not incident.severity:
+            incident.severity = rule.severity
+        variables = alert_variables(alert.labels, alert.annotations)
+        with structlog.contextvars.bound_contextvars(rule=incident.rule or ""):
+            findings = {}
+            if rule is not None:
+                ctx = ProbeContext(self.adapters, alert.labels)
+                findings = await run_probes(
+                    rule,
+                    self.probes,
+                    ctx,
+                    self.config.probe_timeout,
+                    variables,
+                    self._observe_probe,
+                )
+            incident.diagnosis = classify(rule, findings, variables, self.actions)
+            self.metrics.incidents.labels(incident.rule or "", incident.diagnosis.scenario).inc()
+            log.info(
+                "incident diagnosed",
+                scenario=incident.diagnosis.scenario,
+                failed_probes=[f.probe for f in incident.diagnosis.failed_probes],
+            )
+        await self._save(incident)
+
+    def _observe_probe(self, probe: str, outcome: str, seconds: float) -> None:
+        self.metrics.probe_seconds.labels(probe, outcome).observe(seconds)
+
+    async def _resolve(self, alert: Alert, external_url: str) -> None:
+        incident = await self.store.get_incident(alert.incident_id)
+        if incident is None:
+            # Resolved before we ever saw it firing (lost or reordered): record it
+            # closed so a late firing copy does not open it again.
+            incident = Incident.from_alert(alert, external_url)
+            incident.status = IncidentStatus.RESOLVED
+            incident.ends_at = alert.ends_at
+            incident.resolved_before_firing = True
+            await self._save(incident)
+            log.info("resolved alert with no open incident recorded as closed")
+            return
+        if incident.status is not IncidentStatus.RESOLVED:
+            incident.status = IncidentStatus.RESOLVED
+            incident.ends_at = alert.ends_at
+            await self._save(incident)
+            log.info("incident resolved", rule=incident.rule or "")
+        if (
+            Event.RESOLVED.value not in incident.notified
+            and Event.DIAGNOSED.value in incident.notified
+        ):
+            await self.notifier.notify(incident, Event.RESOLVED)
+            incident.notified.append(Event.RESOLVED.value)
+            await self._save(incident)

@@ -1,0 +1,148 @@
+"""Wires settings into a running bot: store, adapters, rules, pipeline, workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+
+from bot.adapters import Adapters
+from bot.config import Settings
+from bot.engine.pipeline import Pipeline, PipelineConfig
+from bot.engine.rulebook import Rulebook
+from bot.engine.worker import Worker
+from bot.logs import get_logger, register_secret
+from bot.metrics import Metrics
+from bot.notify import ConsoleNotifier, Notifier
+from bot.registry import actions, probes
+from bot.store import ResilientStore, Store, build_store
+
+log = get_logger("service")
+
+
+def load_builtins() -> None:
+    """Import the modules whose decorators fill the probe and action registries."""
+    import bot.actions
+    import bot.probes  # noqa: F401
+
+
+class Service:
+    def __init__(
+        self, settings: Settings, notifier: Notifier | None = None, store: Store | None = None
+    ) -> None:
+        load_builtins()
+        for secret in (
+            settings.webhook_token,
+            settings.redis_url,
+            settings.target_redis_url,
+            settings.postgres_dsn,
+        ):
+            register_secret(secret.get_secret_value() if secret else None)
+        self.settings = settings
+        self.metrics = Metrics()
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        self.store = store or build_store(
+            redis_url, settings.memory_queue_size, settings.redis_check_interval
+        )
+        self.adapters = Adapters.from_urls(settings.prometheus_url, settings.process_api_url)
+        self.rulebook = Rulebook(settings.resolved_rules_dir(), probes, actions, self.metrics)
+        self.notifier: Notifier = notifier or ConsoleNotifier()
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.pipeline = Pipeline(
+            self.store,
+            self.rulebook,
+            probes,
+            actions,
+            self.adapters,
+            self.notifier,
+            self.metrics,
+            PipelineConfig(
+                settings.probe_timeout,
+                settings.incident_ttl_seconds,
+                settings.open_incident_ttl_seconds,
+            ),
+            owner=self.consumer,
+        )
+        self.workers = [
+            Worker(
+                self.store,
+                self.pipeline,
+                self.metrics,
+                self.consumer,
+                settings.claim_idle_seconds,
+                settings.max_deliveries,
+            )
+            for _ in range(settings.workers)
+        ]
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def token(self) -> str | None:
+        return (
+            self.settings.webhook_token.get_secret_value() if self.settings.webhook_token else None
+        )
+
+    @property
+    def degraded_reasons(self) -> list[str]:
+        reasons = []
+        if isinstance(self.store, ResilientStore) and self.store.degraded_reason:
+            reasons.append(f"store: {self.store.degraded_reason}")
+        if self.rulebook.last_error:
+            reasons.append(
+                f"rules: last reload rejected, last good rules kept: {self.rulebook.last_error[0]}"
+            )
+        return reasons
+
+    async def start(self, watch_rules: bool = True) -> None:
+        """Raise RuleLoadError-style SystemExit when the rules are broken at start."""
+        if not self.rulebook.reload():
+            raise SystemExit("rules failed to load:\n" + "\n".join(self.rulebook.last_error or []))
+        if self.token is None:
+            log.warning(
+                "HONUA_BOT_WEBHOOK_TOKEN is not set: /alerts accepts unauthenticated requests"
+            )
+        await self.store.start()
+        self._tasks = [asyncio.create_task(w.run(self.stopping)) for w in self.workers]
+        self._tasks.append(asyncio.create_task(self._gauges()))
+        if watch_rules:
+            self._tasks.append(asyncio.create_task(self.rulebook.watch(self.stopping)))
+        log.info(
+            "started",
+            consumer=self.consumer,
+            workers=len(self.workers),
+            store=type(self.store).__name__,
+            rules=str(self.rulebook.path),
+        )
+
+    async def _gauges(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.metrics.queue_depth.set(await self.store.queue_depth())
+            except Exception as exc:
+                log.warning("queue depth unavailable", error=str(exc))
+            self.metrics.degraded.set(
+                1
+                if self.degraded_reasons
+                and isinstance(self.store, ResilientStore)
+                and self.store.degraded
+                else 0
+            )
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 2)
+            except TimeoutError:
+                pass
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking work, let in-flight entries finish (unfinished ones stay
+        pending in Redis for another replica), close connections."""
+        self.stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.adapters.aclose()
+        await self.store.close()
+        log.info("stopped")

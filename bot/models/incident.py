@@ -1,0 +1,104 @@
+"""An incident is one firing episode of one alert (fingerprint + startsAt)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from bot.models.alertmanager import Alert
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class Finding(BaseModel):
+    """What one probe saw. A probe that failed is still a finding, carrying its error."""
+
+    probe: str
+    type: str
+    ok: bool
+    data: Any = None
+    error: str | None = None
+    duration_ms: float = 0.0
+
+    def as_cel_value(self) -> dict[str, Any]:
+        """The value a rule's CEL condition and templates see under the probe's name."""
+        base: dict[str, Any] = dict(self.data) if isinstance(self.data, dict) else {}
+        if not isinstance(self.data, dict) and self.data is not None:
+            base["value"] = self.data
+        base["ok"] = self.ok
+        base["error"] = self.error or ""
+        return base
+
+
+class ProposedAction(BaseModel):
+    name: str
+    type: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    mode: Literal["manual", "auto"] = "manual"
+    confirm: bool = False
+    description: str = ""
+    destructive: bool = False
+
+
+class Diagnosis(BaseModel):
+    rule: str | None
+    scenario: str
+    summary: str = ""
+    findings: dict[str, Finding] = Field(default_factory=dict)
+    actions: list[ProposedAction] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    diagnosed_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def failed_probes(self) -> list[Finding]:
+        return [f for f in self.findings.values() if not f.ok]
+
+
+class Incident(BaseModel):
+    id: str
+    key: str
+    fingerprint: str
+    alertname: str
+    status: IncidentStatus = IncidentStatus.OPEN
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    starts_at: datetime
+    ends_at: datetime | None = None
+    generator_url: str = ""
+    external_url: str = ""
+    rule: str | None = None
+    severity: str = ""
+    diagnosis: Diagnosis | None = None
+    notified: list[str] = Field(default_factory=list)
+    resolved_before_firing: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+    @classmethod
+    def from_alert(cls, alert: Alert, external_url: str = "") -> Incident:
+        return cls(
+            id=alert.incident_id,
+            key=alert.incident_key,
+            fingerprint=alert.fingerprint,
+            alertname=alert.alertname,
+            labels=alert.labels,
+            annotations=alert.annotations,
+            starts_at=alert.starts_at,
+            generator_url=alert.generator_url,
+            external_url=external_url,
+            severity=alert.labels.get("severity", ""),
+        )
+
+    @property
+    def log_context(self) -> dict[str, str]:
+        return {"incident": self.id, "fingerprint": self.fingerprint, "rule": self.rule or ""}

@@ -1,0 +1,114 @@
+"""The shape of a rule file, as compiled and ready to run.
+
+Raw YAML is checked against these models with ``extra="forbid"`` so a misspelt
+key fails ``rules check`` rather than being ignored at 3 a.m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.rules.cel import Condition
+from bot.rules.durations import Duration
+from bot.rules.matchers import Matcher, matches_all
+
+PROBE_OPTIONS = {"timeout"}
+ACTION_OPTIONS = {"mode", "confirm", "cooldown", "max_per_hour", "approvals", "description"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MatchDoc(_Strict):
+    alertname: str | list[str] | None = None
+    labels: list[str] = Field(default_factory=list)
+
+
+class ScenarioDoc(_Strict):
+    scenario: str = Field(min_length=1)
+    when: str = Field(min_length=1)
+    summary: str = ""
+    actions: list[str] = Field(default_factory=list)
+
+
+class ActionOptions(_Strict):
+    mode: Literal["manual", "auto"] = "manual"
+    confirm: bool = False
+    cooldown: Duration | None = None
+    max_per_hour: int | None = Field(default=None, ge=1)
+    approvals: int = Field(default=1, ge=1)
+    description: str = ""
+
+
+class ValidationDoc(_Strict):
+    expr: str = Field(min_length=1, description="PromQL evaluated with prometheus.query")
+    holds: str = Field(min_length=1, description="CEL over `value`")
+    for_: Duration = Field(default=0, alias="for")
+    within: Duration = 900
+
+
+class RuleDoc(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    runbook: str = ""
+    severity: str = ""
+    match: MatchDoc
+    probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    diagnosis: list[ScenarioDoc] = Field(default_factory=list)
+    actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    validation: list[ValidationDoc] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ProbeCall:
+    name: str
+    type: str
+    params: dict[str, Any]
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ActionCall:
+    name: str
+    type: str
+    params: dict[str, Any]
+    options: ActionOptions
+    destructive: bool = False
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    when: Condition
+    summary: str
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Validation:
+    expr: str
+    holds: Condition
+    for_seconds: float
+    within_seconds: float
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    source: str
+    runbook: str
+    severity: str
+    alertnames: tuple[str, ...]
+    matchers: tuple[Matcher, ...]
+    probes: tuple[ProbeCall, ...]
+    scenarios: tuple[Scenario, ...]
+    actions: dict[str, ActionCall] = field(default_factory=dict)
+    validation: tuple[Validation, ...] = ()
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        if self.alertnames and labels.get("alertname", "") not in self.alertnames:
+            return False
+        return matches_all(list(self.matchers), labels)

@@ -1,0 +1,39 @@
+"""Sandboxed Jinja2 for rule text (summaries, templated params)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+_env = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+
+
+def check(source: str) -> str | None:
+    """The syntax error in a template, or None."""
+    try:
+        _env.parse(source)
+    except TemplateError as exc:
+        return str(exc)
+    return None
+
+
+def render(source: str, variables: dict[str, Any]) -> str:
+    if "{{" not in source and "{%" not in source:
+        return source
+    try:
+        return _env.from_string(source).render(variables)
+    except TemplateError as exc:
+        return f"{source} (template error: {exc})"
+
+
+def render_params(value: Any, variables: dict[str, Any]) -> Any:
+    """Render every string inside a params structure."""
+    if isinstance(value, str):
+        return render(value, variables)
+    if isinstance(value, dict):
+        return {k: render_params(v, variables) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_params(v, variables) for v in value]
+    return value

@@ -1,0 +1,122 @@
+"""In-process store: the zero-config default and the degraded-mode fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import OrderedDict
+
+from bot.models import Incident, IncidentStatus
+from bot.store.base import QueueEntry, QueueFull
+
+
+class MemoryStore:
+    def __init__(self, max_queue: int = 10_000) -> None:
+        self.max_queue = max_queue
+        self._ids = itertools.count(1)
+        self._ready: OrderedDict[str, QueueEntry] = OrderedDict()
+        self._pending: dict[str, tuple[QueueEntry, float]] = {}
+        self._wakeup = asyncio.Event()
+        self._incidents: dict[str, tuple[Incident, float]] = {}
+        self._locks: dict[str, tuple[str, float]] = {}
+        self.dead: list[tuple[QueueEntry, str]] = []
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def ping(self) -> None:
+        return None
+
+    # queue -----------------------------------------------------------------
+    async def enqueue(self, payload: bytes) -> str:
+        if len(self._ready) + len(self._pending) >= self.max_queue:
+            raise QueueFull(f"in-memory queue is full ({self.max_queue} notifications)")
+        entry_id = f"m-{next(self._ids)}"
+        self._ready[entry_id] = QueueEntry(entry_id, payload, 1, "memory")
+        self._wakeup.set()
+        return entry_id
+
+    def has_ready(self) -> bool:
+        return bool(self._ready)
+
+    async def dequeue(self, consumer: str, count: int, block_ms: int) -> list[QueueEntry]:
+        if not self._ready and block_ms > 0:
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), block_ms / 1000)
+            except TimeoutError:
+                return []
+        out: list[QueueEntry] = []
+        now = time.monotonic()
+        while self._ready and len(out) < count:
+            _, entry = self._ready.popitem(last=False)
+            self._pending[entry.id] = (entry, now)
+            out.append(entry)
+        return out
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> list[QueueEntry]:
+        now = time.monotonic()
+        out: list[QueueEntry] = []
+        for entry_id, (entry, since) in list(self._pending.items()):
+            if len(out) >= count:
+                break
+            if (now - since) * 1000 >= min_idle_ms:
+                again = QueueEntry(entry.id, entry.payload, entry.deliveries + 1, "memory")
+                self._pending[entry_id] = (again, now)
+                out.append(again)
+        return out
+
+    async def ack(self, entry: QueueEntry) -> None:
+        self._pending.pop(entry.id, None)
+
+    async def dead_letter(self, entry: QueueEntry, reason: str) -> None:
+        self.dead.append((entry, reason))
+        await self.ack(entry)
+
+    async def queue_depth(self) -> int:
+        return len(self._ready) + len(self._pending)
+
+    # incidents -------------------------------------------------------------
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        found = self._incidents.get(incident_id)
+        if found is None:
+            return None
+        incident, expires = found
+        if expires < time.time():
+            del self._incidents[incident_id]
+            return None
+        return incident.model_copy(deep=True)
+
+    async def save_incident(self, incident: Incident, ttl_seconds: int) -> None:
+        self._incidents[incident.id] = (incident.model_copy(deep=True), time.time() + ttl_seconds)
+
+    def pop_incident(self, incident_id: str) -> None:
+        self._incidents.pop(incident_id, None)
+
+    async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
+        now = time.time()
+        live = [
+            i
+            for i, exp in self._incidents.values()
+            if exp >= now and (status is None or i.status == status)
+        ]
+        live.sort(key=lambda i: i.created_at, reverse=True)
+        return [i.model_copy(deep=True) for i in live[:limit]]
+
+    # locks -----------------------------------------------------------------
+    async def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        now = time.monotonic()
+        held = self._locks.get(name)
+        if held and held[1] > now and held[0] != owner:
+            return False
+        self._locks[name] = (owner, now + ttl_seconds)
+        return True
+
+    async def release(self, name: str, owner: str) -> None:
+        held = self._locks.get(name)
+        if held and held[0] == owner:
+            del self._locks[name]

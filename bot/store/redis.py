@@ -1,0 +1,190 @@
+"""Redis store: a Stream with a consumer group for the queue, JSON incidents
+with TTLs, and SET NX locks. Shared by every replica."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError, ResponseError
+
+from bot.models import Incident, IncidentStatus
+from bot.store.base import QueueEntry, StoreUnavailable
+
+PREFIX = "honua-bot"
+STREAM = f"{PREFIX}:alerts"
+DEAD = f"{PREFIX}:alerts:dead"
+GROUP = "workers"
+INDEX = f"{PREFIX}:incidents"
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def _entries(raw: list[Any], deliveries: dict[str, int] | None = None) -> list[QueueEntry]:
+    out = []
+    for entry_id, fields in raw:
+        if fields is None:  # deleted while pending
+            continue
+        eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        out.append(QueueEntry(eid, fields[b"payload"], (deliveries or {}).get(eid, 1), "redis"))
+    return out
+
+
+class _Batcher:
+    """Group commit for XADD: concurrent requests share one round trip."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+        self._buffer: list[tuple[bytes, asyncio.Future[str]]] = []
+
+    async def add(self, payload: bytes) -> str:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[str] = loop.create_future()
+        self._buffer.append((payload, future))
+        if len(self._buffer) == 1:
+            loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+        return await future
+
+    async def _flush(self) -> None:
+        batch, self._buffer = self._buffer, []
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for payload, _ in batch:
+                    pipe.xadd(STREAM, {"payload": payload})
+                ids = await pipe.execute()
+        except Exception as exc:
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(StoreUnavailable(f"redis: {exc}"))
+            return
+        for (_, future), entry_id in zip(batch, ids, strict=True):
+            if not future.done():
+                future.set_result(
+                    entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                )
+
+
+class RedisStore:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.client: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
+        )
+        self._batcher = _Batcher(self.client)
+        self._release = self.client.register_script(_RELEASE)
+
+    async def _call(self, coro: Any) -> Any:
+        try:
+            return await coro
+        except ResponseError:
+            raise
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis: {exc}") from exc
+
+    async def start(self) -> None:
+        try:
+            await self._call(self.client.xgroup_create(STREAM, GROUP, id="0", mkstream=True))
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self.client.ping())
+
+    # queue -----------------------------------------------------------------
+    async def enqueue(self, payload: bytes) -> str:
+        return await self._batcher.add(payload)
+
+    async def dequeue(self, consumer: str, count: int, block_ms: int) -> list[QueueEntry]:
+        try:
+            raw = await self._call(
+                self.client.xreadgroup(
+                    GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms or None
+                )
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):  # stream deleted under us (e.g. FLUSHALL): recreate
+                await self.start()
+                return []
+            raise
+        return [e for _, items in raw or [] for e in _entries(items)]
+
+    async def reclaim(self, consumer: str, min_idle_ms: int, count: int) -> list[QueueEntry]:
+        pending = await self._call(
+            self.client.xpending_range(
+                STREAM, GROUP, min="-", max="+", count=count, idle=min_idle_ms
+            )
+        )
+        if not pending:
+            return []
+        deliveries = {
+            (
+                p["message_id"].decode() if isinstance(p["message_id"], bytes) else p["message_id"]
+            ): p["times_delivered"] + 1
+            for p in pending
+        }
+        claimed = await self._call(
+            self.client.xclaim(STREAM, GROUP, consumer, min_idle_ms, list(deliveries))
+        )
+        entries = _entries(claimed, deliveries)
+        gone = set(deliveries) - {e.id for e in entries}
+        if gone:  # pending ids whose data was deleted: nothing left to process
+            await self._call(self.client.xack(STREAM, GROUP, *gone))
+        return entries
+
+    async def ack(self, entry: QueueEntry) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.xack(STREAM, GROUP, entry.id)
+            pipe.xdel(STREAM, entry.id)
+            await self._call(pipe.execute())
+
+    async def dead_letter(self, entry: QueueEntry, reason: str) -> None:
+        await self._call(
+            self.client.xadd(
+                DEAD, {"payload": entry.payload, "reason": reason, "id": entry.id}, maxlen=10_000
+            )
+        )
+        await self.ack(entry)
+
+    async def queue_depth(self) -> int:
+        return int(await self._call(self.client.xlen(STREAM)))
+
+    # incidents -------------------------------------------------------------
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        raw = await self._call(self.client.get(f"{PREFIX}:incident:{incident_id}"))
+        return Incident.model_validate_json(raw) if raw else None
+
+    async def save_incident(self, incident: Incident, ttl_seconds: int) -> None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.set(f"{PREFIX}:incident:{incident.id}", incident.model_dump_json(), ex=ttl_seconds)
+            pipe.zadd(INDEX, {incident.id: incident.created_at.timestamp()})
+            await self._call(pipe.execute())
+
+    async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
+        ids = await self._call(self.client.zrevrange(INDEX, 0, max(limit * 4, 200)))
+        if not ids:
+            return []
+        raws = await self._call(self.client.mget([f"{PREFIX}:incident:{i.decode()}" for i in ids]))
+        expired = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
+        if expired:
+            await self._call(self.client.zrem(INDEX, *expired))
+        found = [Incident.model_validate_json(r) for r in raws if r]
+        return [i for i in found if status is None or i.status == status][:limit]
+
+    # locks -----------------------------------------------------------------
+    async def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool:
+        key = f"{PREFIX}:lock:{name}"
+        ok = await self._call(self.client.set(key, owner, nx=True, px=int(ttl_seconds * 1000)))
+        if ok:
+            return True
+        return (await self._call(self.client.get(key))) == owner.encode()
+
+    async def release(self, name: str, owner: str) -> None:
+        await self._call(self._release(keys=[f"{PREFIX}:lock:{name}"], args=[owner]))

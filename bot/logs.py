@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -17,7 +18,7 @@ def register_secret(value: str | None) -> None:
         _known_secrets.add(value)
 
 
-def _mask(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _mask(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if any(s in key.lower() for s in _SECRET_KEYS) and value:
             event[key] = "***"

@@ -122,7 +122,9 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         if item.get("scenario") is None:
             console.print(f"scenario: [dim]{item['note']}[/dim]")
             continue
-        console.print(f"scenario: [bold yellow]{escape(item['scenario'])}[/bold yellow]  {escape(item['summary'])}")
+        console.print(
+            f"scenario: [bold yellow]{escape(item['scenario'])}[/bold yellow]  {escape(item['summary'])}"
+        )
         for name, error in item["failed_probes"].items():
             console.print(f"  failed probe {name}: {escape(str(error))}", style="red")
         for note in item["notes"]:

@@ -24,8 +24,10 @@ def check_bearer(header: str | None, token: str | None) -> None:
     supplied = ""
     if header and header[:7].lower() == "bearer ":
         supplied = header[7:].strip()
-    # compare_digest on bytes: constant time whatever the supplied value is
-    if not hmac.compare_digest(supplied.encode(), token.encode()):
+    # compare_digest on bytes: constant time whatever the supplied value is.
+    # aiohttp decodes header bytes with surrogateescape, so a non-UTF-8 header
+    # must be encoded back the same way (plain .encode() raised: a 500, not a 401).
+    if not hmac.compare_digest(supplied.encode("utf-8", "surrogateescape"), token.encode()):
         reason = "missing bearer token" if not supplied else "wrong bearer token"
         raise IntakeError(401, "unauthorized", reason)
 

@@ -77,7 +77,7 @@ class Pipeline:
             return Outcome.BUSY
         try:
             with structlog.contextvars.bound_contextvars(
-                incident=alert.incident_id, fingerprint=alert.fingerprint
+                incident=alert.incident_id, fingerprint=alert.fingerprint, rule=""
             ):
                 if alert.status == "resolved":
                     await self._resolve(alert, external_url)
@@ -100,8 +100,12 @@ class Pipeline:
         incident = await self.store.get_incident(alert.incident_id)
         if incident is None:
             incident = Incident.from_alert(alert, external_url)
+            rule = self.rules().match(alert.labels)
+            incident.rule = rule.name if rule else None
             await self._save(incident)
+            structlog.contextvars.bind_contextvars(rule=incident.rule or "")
             log.info("incident opened", alertname=alert.alertname)
+        structlog.contextvars.bind_contextvars(rule=incident.rule or "")
         if incident.status is IncidentStatus.RESOLVED:
             log.info("firing notification for a resolved incident ignored (out of order)")
             return
@@ -154,11 +158,12 @@ class Pipeline:
             await self._save(incident)
             log.info("resolved alert with no open incident recorded as closed")
             return
+        structlog.contextvars.bind_contextvars(rule=incident.rule or "")
         if incident.status is not IncidentStatus.RESOLVED:
             incident.status = IncidentStatus.RESOLVED
             incident.ends_at = alert.ends_at
             await self._save(incident)
-            log.info("incident resolved", rule=incident.rule or "")
+            log.info("incident resolved")
         if (
             Event.RESOLVED.value not in incident.notified
             and Event.DIAGNOSED.value in incident.notified

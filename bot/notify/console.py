@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import IO
 
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -21,6 +21,27 @@ def _short(value: object) -> str:
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 
+def finding_summary(data: object) -> str:
+    """The numbers a human scans for: scalars as they are, lists as counts,
+    small mappings (a top error, say) inline."""
+    if not isinstance(data, dict):
+        return _short(data)
+    parts = []
+    for key, value in data.items():
+        if isinstance(value, float):
+            parts.append(f"{key}={value:.4g}")
+        elif isinstance(value, list):
+            parts.append(f"{key}: {len(value)}")
+        elif isinstance(value, dict):
+            inner = ", ".join(
+                f"{k}={_short(v)}" for k, v in value.items() if not isinstance(v, dict | list)
+            )
+            parts.append(f"{key}: {{{inner}}}")
+        else:
+            parts.append(f"{key}={_short(value)}")
+    return _short("; ".join(parts))
+
+
 def findings_table(diagnosis: Diagnosis) -> Table:
     table = Table(show_header=True, header_style="bold", expand=True)
     table.add_column("probe", no_wrap=True)
@@ -28,7 +49,7 @@ def findings_table(diagnosis: Diagnosis) -> Table:
     table.add_column("result")
     for finding in diagnosis.findings.values():
         if finding.ok:
-            result = Text(_short(finding.data))
+            result = Text(finding_summary(finding.data))
         else:
             result = Text(f"FAILED: {finding.error}", style="red")
         table.add_row(finding.probe, finding.type, result)
@@ -39,7 +60,7 @@ def render_incident(incident: Incident, event: Event) -> Panel:
     d = incident.diagnosis
     state = "RESOLVED" if event is Event.RESOLVED else incident.status.value.upper()
     title = f"[{incident.severity or '-'}] {incident.alertname} — {state} — {incident.id}"
-    parts: list[object] = []
+    parts: list[RenderableType] = []
     if incident.annotations.get("summary"):
         parts.append(Text(incident.annotations["summary"]))
     if d is None:

@@ -24,14 +24,14 @@ async def prometheus_query(params: PrometheusQuery, ctx: ProbeContext) -> dict[s
     (labels and value of each sample) and, with `by`, `by_label` {label value: value}.
     """
     samples = await ctx.adapters.prometheus.query(params.expr)
-    series = [
-        {"labels": s.labels, "value": None if math.isnan(s.value) else s.value} for s in samples
-    ]
+    values = [None if math.isnan(s.value) else s.value for s in samples]
     result: dict[str, Any] = {
-        "value": series[0]["value"] if series else None,
-        "empty": not series,
-        "series": series,
+        "value": values[0] if values else None,
+        "empty": not samples,
+        "series": [{"labels": s.labels, "value": v} for s, v in zip(samples, values, strict=True)],
     }
     if params.by:
-        result["by_label"] = {s["labels"].get(params.by, ""): s["value"] for s in series}
+        result["by_label"] = {
+            s.labels.get(params.by, ""): v for s, v in zip(samples, values, strict=True)
+        }
     return result

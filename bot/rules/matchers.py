@@ -78,7 +78,8 @@ class Matcher:
         if self.type is MatchType.NOT_EQUAL:
             return actual != self.value
         assert self.pattern is not None
-        found = self.pattern.match(actual) is not None
+        # fullmatch: Python's `$` also matches before a trailing newline; Go's does not
+        found = self.pattern.fullmatch(actual) is not None
         return found if self.type is MatchType.REGEX else not found
 
     def __str__(self) -> str:

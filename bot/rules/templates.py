@@ -26,6 +26,8 @@ def render(source: str, variables: dict[str, Any]) -> str:
         return _env.from_string(source).render(variables)
     except TemplateError as exc:
         return f"{source} (template error: {exc})"
+    except Exception as exc:  # e.g. `round` on a failed probe's value: never sink the caller
+        return f"{source} (template error: {type(exc).__name__}: {exc})"
 
 
 def render_params(value: Any, variables: dict[str, Any]) -> Any:

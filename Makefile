@@ -1,0 +1,16 @@
+.PHONY: install test demo lint bench
+
+install:
+	pip install -e '.[test]'
+
+test:
+	python -m pytest -q
+
+demo:
+	python scripts/demo.py
+
+lint:
+	ruff check . && ruff format --check .
+
+bench:
+	python bench/intake.py

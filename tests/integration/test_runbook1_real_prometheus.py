@@ -1,0 +1,74 @@
+"""Runbook 1 diagnosis through real Prometheus scraping the Honua simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.honua_sim import Simulator, create_app
+from tests.fakes.server import ThreadedServer
+from tests.helpers import BotHarness, alert, notification, wait_for, wait_for_sync
+from tests.realbins import PrometheusServer
+
+
+@pytest.fixture
+def simulator() -> Iterator[tuple[Simulator, ThreadedServer]]:
+    sim = Simulator(fault="llm-rate-limit", rate=20, seed=7)
+    sim.seed_history(40)
+    server = ThreadedServer(create_app(sim)).start()
+    yield sim, server
+    server.stop()
+
+
+@pytest.fixture
+def prometheus(simulator: tuple[Simulator, ThreadedServer]) -> Iterator[PrometheusServer]:
+    prom = PrometheusServer([f"127.0.0.1:{simulator[1].port}"], scrape_interval="1s").start()
+    yield prom
+    prom.stop()
+
+
+def _has_rate(prom: PrometheusServer) -> bool:
+    expr = 'sum(rate(honua_llm_errors_total{error_type="rate_limit"}[5m]))'
+    result = prom.query(expr)
+    return bool(result) and float(result[0]["value"][1]) > 0  # type: ignore[index]
+
+
+async def test_llm_rate_limit_scenario_from_real_prometheus_and_process_api(
+    simulator: tuple[Simulator, ThreadedServer], prometheus: PrometheusServer
+) -> None:
+    # rate() needs two scrapes of a moving counter
+    wait_for_sync(lambda: _has_rate(prometheus), timeout=30, interval=0.5)
+    async with BotHarness(prometheus_url=prometheus.url, process_api_url=simulator[1].url) as bot:
+        assert (await bot.post(notification(alert()))).status_code == 200
+        events = await wait_for(lambda: bot.recorder.events, timeout=20)
+    incident = events[0][1]
+    d = incident.diagnosis
+    assert d is not None
+    assert d.scenario == "llm-rate-limit", d
+    assert all(f.ok for f in d.findings.values()), d.failed_probes
+    assert d.findings["failure_rate"].data["value"] > 0
+    assert d.findings["llm_rate_limit"].data["value"] > 0
+    assert d.findings["failures"].data["top"]["message"] == "429 Too Many Requests"
+    assert "429 Too Many Requests" in d.summary
+    assert [a.name for a in d.actions] == ["halve-concurrency", "silence-1h"]
+
+
+async def test_prometheus_rejecting_a_query_is_a_finding(prometheus: PrometheusServer) -> None:
+    import bot.probes  # noqa: F401
+    from bot.adapters import Adapters
+    from bot.engine.diagnose import run_probe
+    from bot.probes.base import ProbeContext
+    from bot.registry import probes
+    from bot.rules.schema import ProbeCall
+
+    adapters = Adapters.from_urls(prometheus.url, None)
+    try:
+        call = ProbeCall(
+            "bad", "prometheus.query", {"expr": "rate(honua_process_failures_total[5m"}
+        )
+        finding = await run_probe(call, probes, ProbeContext(adapters), 5, {})
+    finally:
+        await adapters.aclose()
+    assert not finding.ok
+    assert finding.error and finding.error.startswith("prometheus rejected the query (bad_data)")

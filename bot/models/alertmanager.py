@@ -7,7 +7,7 @@ Unknown keys are ignored: newer Alertmanager releases add fields
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -42,7 +42,9 @@ class Alert(BaseModel):
     @property
     def incident_key(self) -> str:
         """Identity of the incident this alert belongs to: one firing episode."""
-        return f"{self.fingerprint}|{self.starts_at.isoformat()}"
+        # normalised to UTC so one instant written with two offsets is one incident
+        starts = self.starts_at.astimezone(UTC) if self.starts_at.tzinfo else self.starts_at.replace(tzinfo=UTC)
+        return f"{self.fingerprint}|{starts.isoformat()}"
 
     @property
     def incident_id(self) -> str:

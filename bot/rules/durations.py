@@ -20,6 +20,8 @@ def parse_duration(value: object) -> float:
         return float(value)
     if isinstance(value, str):
         text = value.strip()
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            return float(text)
         if text and _PART.sub("", text) == "":
             return sum(float(n) * _UNIT[u] for n, u in _PART.findall(text))
     raise ValueError(f"bad duration {value!r}: expected e.g. 30s, 5m, 1h30m")

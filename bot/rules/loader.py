@@ -122,7 +122,7 @@ def compile_rule(
             errors.append(f"{prefix}match.labels.{i}: {exc}")
     alertnames = doc.match.alertname
     alertnames = [alertnames] if isinstance(alertnames, str) else list(alertnames or [])
-    if not alertnames and not matchers:
+    if not alertnames and not doc.match.labels:  # a bad matcher is reported on its own
         errors.append(f"{prefix}match: give an alertname or at least one label matcher")
 
     probe_calls: list[ProbeCall] = []

@@ -1,12 +1,18 @@
-"""The only code that talks to the monitored targets. Built once per process."""
+"""The only code that talks to the monitored targets. Built once per process,
+closed on shutdown. A target that is not configured raises NotConfigured when a
+probe asks for it, which the probe's finding reports with the setting to set."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.adapters.errors import AdapterError, NotConfigured
 from bot.adapters.process_api import ProcessApiClient
 from bot.adapters.prometheus import PrometheusClient
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 
 @dataclass
@@ -15,10 +21,14 @@ class Adapters:
     process_api_client: ProcessApiClient | None = None
 
     @classmethod
-    def from_urls(cls, prometheus_url: str | None, process_api_url: str | None) -> Adapters:
+    def from_settings(cls, settings: Settings) -> Adapters:
         return cls(
-            PrometheusClient(prometheus_url) if prometheus_url else None,
-            ProcessApiClient(process_api_url) if process_api_url else None,
+            prometheus_client=PrometheusClient(settings.prometheus_url)
+            if settings.prometheus_url
+            else None,
+            process_api_client=ProcessApiClient(settings.process_api_url)
+            if settings.process_api_url
+            else None,
         )
 
     @property

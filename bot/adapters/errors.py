@@ -21,7 +21,7 @@ def describe_http_error(exc: Exception, where: str) -> str:
         return f"timed out: {where}"
     if isinstance(exc, httpx.ConnectError):
         text = str(exc).lower()
-        if "refused" in text:
+        if "refused" in text or _caused_by(exc, ConnectionRefusedError):
             return f"connection refused: {where}"
         if "name" in text and ("resolution" in text or "known" in text):
             return f"cannot resolve host: {where}"
@@ -29,3 +29,16 @@ def describe_http_error(exc: Exception, where: str) -> str:
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code} from {where}: {exc.response.text[:200]}"
     return f"{type(exc).__name__}: {exc} ({where})"
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """httpx (anyio) wraps a refused connect as "All connection attempts failed";
+    the ConnectionRefusedError is further down the cause/context chain."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, kind):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,12 @@ from bot.adapters.http import JsonHttpClient
 class Sample:
     labels: dict[str, str]
     value: float
+
+
+@dataclass(frozen=True)
+class Series:
+    labels: dict[str, str]
+    values: list[float]
 
 
 def _number(raw: Any) -> float:
@@ -51,3 +58,19 @@ class PrometheusClient(JsonHttpClient):
                 if r["values"]
             ]
         raise AdapterError(f"prometheus: unsupported result type {kind!r}")
+
+    async def query_range(self, expr: str, seconds: float, step: float) -> list[Series]:
+        end = time.time()
+        params = {
+            "query": expr,
+            "start": f"{end - seconds:.3f}",
+            "end": f"{end:.3f}",
+            "step": f"{step:g}",
+        }
+        body = await self.get_json("/api/v1/query_range", params)
+        if body.get("status") != "success":
+            raise AdapterError(f"prometheus: {body.get('errorType')}: {body.get('error')}")
+        return [
+            Series(dict(r["metric"]), [_number(v) for _, v in r["values"]])
+            for r in body["data"]["result"]
+        ]

@@ -60,7 +60,7 @@ def read_recorded(path: Path | None) -> dict[str, Any] | None:
 async def explain(
     ruleset: RuleSet, alerts: list[Alert], recorded: dict[str, Any] | None, live: Settings | None
 ) -> dict[str, Any]:
-    adapters = Adapters.from_urls(live.prometheus_url, live.process_api_url) if live else None
+    adapters = Adapters.from_settings(live) if live else None
     report: dict[str, Any] = {"alerts": []}
     try:
         for alert in alerts:

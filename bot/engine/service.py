@@ -45,7 +45,7 @@ class Service:
         self.store = store or build_store(
             redis_url, settings.memory_queue_size, settings.redis_check_interval
         )
-        self.adapters = Adapters.from_urls(settings.prometheus_url, settings.process_api_url)
+        self.adapters = Adapters.from_settings(settings)
         self.rulebook = Rulebook(settings.resolved_rules_dir(), probes, actions, self.metrics)
         self.notifier: Notifier = notifier or ConsoleNotifier()
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -43,7 +43,11 @@ class Alert(BaseModel):
     def incident_key(self) -> str:
         """Identity of the incident this alert belongs to: one firing episode."""
         # normalised to UTC so one instant written with two offsets is one incident
-        starts = self.starts_at.astimezone(UTC) if self.starts_at.tzinfo else self.starts_at.replace(tzinfo=UTC)
+        starts = (
+            self.starts_at.astimezone(UTC)
+            if self.starts_at.tzinfo
+            else self.starts_at.replace(tzinfo=UTC)
+        )
         return f"{self.fingerprint}|{starts.isoformat()}"
 
     @property

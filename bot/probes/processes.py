@@ -12,6 +12,17 @@ from bot.probes.base import ProbeContext, ProbeParams
 from bot.registry import probes
 from bot.rules.durations import Duration
 
+_SAMPLE_FIELDS = (
+    "processId",
+    "processType",
+    "status",
+    "errorMessage",
+    "startTime",
+    "currentStep",
+    "completionPercentage",
+    "user",
+)
+
 
 class ProcessList(ProbeParams):
     status: str | None = Field(default=None, description="Running, Failed, Completed, …")
@@ -19,20 +30,36 @@ class ProcessList(ProbeParams):
     older_than: Duration | None = Field(
         default=None, description="keep processes started longer ago"
     )
+    stalled_after: Duration | None = Field(
+        default=None, description="count processes with no progress for this long as stalled"
+    )
     group_by: str | None = Field(default=None, description="field to count by, e.g. errorMessage")
     top: int = Field(default=5, ge=1, le=50)
     sample: int = Field(default=10, ge=0, le=100)
 
 
-def _started(process: dict[str, Any]) -> datetime | None:
-    raw = process.get("startedAt") or process.get("createdAt")
-    if not isinstance(raw, str):
+class ProcessGet(ProbeParams):
+    id: str = Field(min_length=1, description="process id; usually a template over alert labels")
+
+
+def _time(process: dict[str, Any], *fields: str) -> datetime | None:
+    raw = next((process[f] for f in fields if isinstance(process.get(f), str)), None)
+    if raw is None:
         return None
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _started(process: dict[str, Any]) -> datetime | None:
+    # the seed's API says startTime; older builds said startedAt/createdAt
+    return _time(process, "startTime", "startedAt", "createdAt")
+
+
+def _age(at: datetime | None, now: datetime) -> float | None:
+    return None if at is None else round((now - at).total_seconds(), 1)
 
 
 def summarise(
@@ -50,15 +77,9 @@ def summarise(
         "count": len(processes),
         "processes": [
             {
-                k: p.get(k)
-                for k in (
-                    "processId",
-                    "processType",
-                    "status",
-                    "errorMessage",
-                    "startedAt",
-                    "currentStep",
-                )
+                **{k: p.get(k) for k in _SAMPLE_FIELDS},
+                "running_seconds": _age(_started(p), now),
+                "since_progress_seconds": _age(_time(p, "lastProgressAt"), now),
             }
             for p in processes[: params.sample]
         ],
@@ -68,6 +89,17 @@ def summarise(
         groups = [{"key": k, "message": k, "count": n} for k, n in counts.most_common(params.top)]
         result["groups"] = groups
         result["top"] = groups[0] if groups else {"key": "", "message": "", "count": 0}
+    if params.stalled_after is not None:
+        limit = params.stalled_after
+        stalled = [
+            p["processId"]
+            for p in processes
+            if (last := _time(p, "lastProgressAt") or _started(p))
+            and (now - last).total_seconds() > limit
+        ]
+        result["stalled"] = len(stalled)
+        result["progressing"] = len(processes) - len(stalled)
+        result["stalled_ids"] = stalled[: params.sample]
     return result
 
 
@@ -75,8 +107,31 @@ def summarise(
 async def processes_list(params: ProcessList, ctx: ProbeContext) -> dict[str, Any]:
     """List processes by status and age; optionally group them by a field.
 
-    Returns `count`, a sample of `processes` and, with `group_by`, `groups`
-    (key, count; most common first) and `top` (the most common group).
+    Returns `count`, a sample of `processes` (with running_seconds and
+    since_progress_seconds); with `group_by`, `groups` (key, count; most common
+    first) and `top`; with `stalled_after`, `stalled`, `progressing` and `stalled_ids`.
     """
     found = await ctx.adapters.process_api.list_processes(params.status, params.since)
     return summarise(found, params, datetime.now(UTC))
+
+
+def describe_process(process: dict[str, Any], now: datetime) -> dict[str, Any]:
+    resources = process.get("createdResources") or []
+    return {
+        **{k: process.get(k) for k in _SAMPLE_FIELDS},
+        "createdResources": resources,
+        "created_resources": len(resources),
+        "running_seconds": _age(_started(process), now),
+        "since_progress_seconds": _age(_time(process, "lastProgressAt"), now),
+    }
+
+
+@probes.register("processes.get")
+async def processes_get(params: ProcessGet, ctx: ProbeContext) -> dict[str, Any]:
+    """One process: status, currentStep, completionPercentage, createdResources.
+
+    Also `running_seconds` and `since_progress_seconds` (time since its last
+    progress), which tell a stuck process from a slow one.
+    """
+    found = await ctx.adapters.process_api.get_process(params.id)
+    return describe_process(found, datetime.now(UTC))

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from bot.probes.base import ProbeContext, ProbeParams
 from bot.registry import probes
+from bot.rules.durations import Duration
 
 
 class PrometheusQuery(ProbeParams):
@@ -35,3 +36,38 @@ async def prometheus_query(params: PrometheusQuery, ctx: ProbeContext) -> dict[s
             s.labels.get(params.by, ""): v for s, v in zip(samples, values, strict=True)
         }
     return result
+
+
+class PrometheusRange(ProbeParams):
+    expr: str = Field(min_length=1, description="PromQL evaluated over a time range")
+    range: Duration = Field(default=3600, gt=0, description="how far back, e.g. 1h")
+    step: Duration = Field(default=60, gt=0, description="resolution, e.g. 1m")
+
+
+def _stats(values: list[float]) -> dict[str, float | None]:
+    finite = [v for v in values if not math.isnan(v)]
+    if not finite:
+        return {"min": None, "max": None, "avg": None, "last": None}
+    return {
+        "min": min(finite),
+        "max": max(finite),
+        "avg": sum(finite) / len(finite),
+        "last": finite[-1],
+    }
+
+
+@probes.register("prometheus.range")
+async def prometheus_range(params: PrometheusRange, ctx: ProbeContext) -> dict[str, Any]:
+    """Run a PromQL range query and summarise each series.
+
+    Returns `series` (labels, min, max, avg, last, points), `empty`, and the
+    first series' `min`, `max`, `avg` and `last` at the top level.
+    """
+    found = await ctx.adapters.prometheus.query_range(params.expr, params.range, params.step)
+    series = [{"labels": s.labels, **_stats(s.values), "points": len(s.values)} for s in found]
+    first = series[0] if series else {**_stats([]), "points": 0}
+    return {
+        "series": series,
+        "empty": not series,
+        **{k: first[k] for k in ("min", "max", "avg", "last")},
+    }

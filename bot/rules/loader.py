@@ -6,6 +6,7 @@ reports all problems at once, so one ``rules check`` run shows every typo.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +80,12 @@ def _split_call(
     if params is None:
         params = {}
     if type_name not in registry:
-        known = ", ".join(registry.names())
-        return type_name, {}, opts, [f"{where}: unknown {kind} {type_name!r} (known: {known})"]
+        close = difflib.get_close_matches(type_name, registry.names(), n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        message = (
+            f"{where}: unknown {kind} {type_name!r} ({hint}`honua-bot list {kind}s` shows them all)"
+        )
+        return type_name, {}, opts, [message]
     if not isinstance(params, dict):
         return type_name, {}, opts, [f"{where}.{type_name}: params must be a mapping"]
     entry = registry.get(type_name)

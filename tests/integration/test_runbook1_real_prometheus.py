@@ -2,30 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from tests.fakes.honua_sim import Simulator, create_app
-from tests.fakes.server import ThreadedServer
 from tests.helpers import BotHarness, alert, notification, wait_for, wait_for_sync
+from tests.integration.conftest import RunningSim
 from tests.realbins import PrometheusServer
-
-
-@pytest.fixture
-def simulator() -> Iterator[tuple[Simulator, ThreadedServer]]:
-    sim = Simulator(fault="llm-rate-limit", rate=20, seed=7)
-    sim.seed_history(40)
-    server = ThreadedServer(create_app(sim)).start()
-    yield sim, server
-    server.stop()
-
-
-@pytest.fixture
-def prometheus(simulator: tuple[Simulator, ThreadedServer]) -> Iterator[PrometheusServer]:
-    prom = PrometheusServer([f"127.0.0.1:{simulator[1].port}"], scrape_interval="1s").start()
-    yield prom
-    prom.stop()
 
 
 def _has_rate(prom: PrometheusServer) -> bool:
@@ -35,11 +14,11 @@ def _has_rate(prom: PrometheusServer) -> bool:
 
 
 async def test_llm_rate_limit_scenario_from_real_prometheus_and_process_api(
-    simulator: tuple[Simulator, ThreadedServer], prometheus: PrometheusServer
+    honua_sim: RunningSim, prometheus: PrometheusServer
 ) -> None:
     # rate() needs two scrapes of a moving counter
     wait_for_sync(lambda: _has_rate(prometheus), timeout=30, interval=0.5)
-    async with BotHarness(prometheus_url=prometheus.url, process_api_url=simulator[1].url) as bot:
+    async with BotHarness(prometheus_url=prometheus.url, process_api_url=honua_sim.url) as bot:
         assert (await bot.post(notification(alert()))).status_code == 200
         events = await wait_for(lambda: bot.recorder.events, timeout=20)
     incident = events[0][1]
@@ -57,12 +36,13 @@ async def test_llm_rate_limit_scenario_from_real_prometheus_and_process_api(
 async def test_prometheus_rejecting_a_query_is_a_finding(prometheus: PrometheusServer) -> None:
     import bot.probes  # noqa: F401
     from bot.adapters import Adapters
+    from bot.adapters.prometheus import PrometheusClient
     from bot.engine.diagnose import run_probe
     from bot.probes.base import ProbeContext
     from bot.registry import probes
     from bot.rules.schema import ProbeCall
 
-    adapters = Adapters.from_urls(prometheus.url, None)
+    adapters = Adapters(prometheus_client=PrometheusClient(prometheus.url))
     try:
         call = ProbeCall(
             "bad", "prometheus.query", {"expr": "rate(honua_process_failures_total[5m"}

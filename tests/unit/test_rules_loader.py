@@ -95,13 +95,13 @@ ERROR_CASES = [
         "probes:\n  q: {prometheus.nope: {expr: up}}\n",
         [
             "rule bad: probes.q: unknown probe 'prometheus.nope'",
-            "known: processes.list, prometheus.query",
+            "did you mean prometheus.query",
         ],
         id="unknown-probe-type",
     ),
     pytest.param(
         "actions:\n  a: {kubernetes.frobnicate: {}}\n",
-        ["rule bad: actions.a: unknown action 'kubernetes.frobnicate'", "kubernetes.delete_pod"],
+        ["rule bad: actions.a: unknown action 'kubernetes.frobnicate'", "`honua-bot list actions`"],
         id="unknown-action-type",
     ),
     pytest.param(

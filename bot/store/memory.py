@@ -20,6 +20,7 @@ class MemoryStore:
         self._wakeup = asyncio.Event()
         self._incidents: dict[str, tuple[Incident, float]] = {}
         self._locks: dict[str, tuple[str, float]] = {}
+        self._values: dict[str, tuple[str, float | None]] = {}
         self.dead: list[tuple[QueueEntry, str]] = []
 
     async def start(self) -> None:
@@ -120,3 +121,37 @@ class MemoryStore:
         held = self._locks.get(name)
         if held and held[0] == owner:
             del self._locks[name]
+
+    # values ----------------------------------------------------------------
+    def _live(self, key: str) -> str | None:
+        found = self._values.get(key)
+        if found is None:
+            return None
+        value, expires = found
+        if expires is not None and expires < time.monotonic():
+            del self._values[key]
+            return None
+        return value
+
+    async def get_value(self, key: str) -> str | None:
+        return self._live(key)
+
+    async def set_value(
+        self, key: str, value: str, ttl_seconds: float | None = None, only_if_absent: bool = False
+    ) -> bool:
+        if only_if_absent and self._live(key) is not None:
+            return False
+        self._values[key] = (value, time.monotonic() + ttl_seconds if ttl_seconds else None)
+        return True
+
+    async def delete_value(self, key: str) -> None:
+        self._values.pop(key, None)
+
+    async def incr(self, key: str, ttl_seconds: float | None = None) -> int:
+        current = self._live(key)
+        value = int(current or 0) + 1
+        expires = self._values[key][1] if current is not None else None
+        if expires is None and ttl_seconds:
+            expires = time.monotonic() + ttl_seconds
+        self._values[key] = (str(value), expires)
+        return value

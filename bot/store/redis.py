@@ -188,3 +188,29 @@ class RedisStore:
 
     async def release(self, name: str, owner: str) -> None:
         await self._call(self._release(keys=[f"{PREFIX}:lock:{name}"], args=[owner]))
+
+    # values ----------------------------------------------------------------
+    async def get_value(self, key: str) -> str | None:
+        raw = await self._call(self.client.get(f"{PREFIX}:v:{key}"))
+        return raw.decode() if raw is not None else None
+
+    async def set_value(
+        self, key: str, value: str, ttl_seconds: float | None = None, only_if_absent: bool = False
+    ) -> bool:
+        px = int(ttl_seconds * 1000) if ttl_seconds else None
+        done = await self._call(
+            self.client.set(f"{PREFIX}:v:{key}", value, px=px, nx=only_if_absent)
+        )
+        return bool(done)
+
+    async def delete_value(self, key: str) -> None:
+        await self._call(self.client.delete(f"{PREFIX}:v:{key}"))
+
+    async def incr(self, key: str, ttl_seconds: float | None = None) -> int:
+        full = f"{PREFIX}:v:{key}"
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(full)
+            if ttl_seconds:
+                pipe.pexpire(full, int(ttl_seconds * 1000), nx=True)
+            result = await self._call(pipe.execute())
+        return int(result[0])

@@ -158,6 +158,32 @@ class ResilientStore:
         await self.fallback.release(name, owner)
         await self._try(lambda: self.primary.release(name, owner), _none)
 
+    # values ----------------------------------------------------------------
+    async def get_value(self, key: str) -> str | None:
+        async def primary() -> str | None:
+            found = await self.primary.get_value(key)
+            return found if found is not None else await self.fallback.get_value(key)
+
+        return await self._try(primary, lambda: self.fallback.get_value(key))
+
+    async def set_value(
+        self, key: str, value: str, ttl_seconds: float | None = None, only_if_absent: bool = False
+    ) -> bool:
+        return await self._try(
+            lambda: self.primary.set_value(key, value, ttl_seconds, only_if_absent),
+            lambda: self.fallback.set_value(key, value, ttl_seconds, only_if_absent),
+        )
+
+    async def delete_value(self, key: str) -> None:
+        await self.fallback.delete_value(key)
+        await self._try(lambda: self.primary.delete_value(key), _none)
+
+    async def incr(self, key: str, ttl_seconds: float | None = None) -> int:
+        return await self._try(
+            lambda: self.primary.incr(key, ttl_seconds),
+            lambda: self.fallback.incr(key, ttl_seconds),
+        )
+
 
 async def _empty() -> list[Incident]:
     return []

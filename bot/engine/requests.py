@@ -1,0 +1,49 @@
+"""What people ask of an incident — from a Slack button, the slash command or the
+CLI — goes through this one entry point, so every channel gets the same checks,
+gates and audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class Verdict(StrEnum):
+    ACCEPTED = "accepted"  # will run (or is running); progress is notified
+    DONE = "done"  # finished synchronously (acknowledge, silence)
+    NEEDS_APPROVAL = "needs_approval"  # recorded; more approvers required
+    REFUSED = "refused"  # a gate, the authorization or staleness said no
+    DUPLICATE = "duplicate"  # the same request is already running or ran
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asked: a Slack user, a CLI user or the bot itself (auto mode)."""
+
+    id: str
+    name: str = ""
+    source: str = "cli"  # slack | cli | auto
+    groups: tuple[str, ...] = ()
+    channel: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    message: str
+    gate: str = ""  # the gate that refused, when refused
+    details: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict in (Verdict.ACCEPTED, Verdict.DONE, Verdict.NEEDS_APPROVAL)
+
+
+class IncidentRequests(Protocol):
+    async def request_action(
+        self, incident_id: str, action: str, actor: Actor, nonce: str = ""
+    ) -> Decision: ...
+    async def acknowledge(self, incident_id: str, actor: Actor) -> Decision: ...
+    async def rerun_diagnosis(self, incident_id: str, actor: Actor) -> Decision: ...
+    async def silence(self, incident_id: str, seconds: float, actor: Actor) -> Decision: ...

@@ -3,12 +3,14 @@ file (``--config``), then embedded defaults. Environment wins over the file."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -20,6 +22,28 @@ def bundled_rules_dir() -> Path:
     here = Path(__file__).resolve().parent
     wheel = here / "_bundled_rules"
     return wheel if wheel.is_dir() else here.parent / "rules"
+
+
+def _names(value: Any) -> Any:
+    """A list setting from the environment: JSON (``["a","b"]``) or ``a,b``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+NameList = Annotated[list[str], NoDecode]
+
+
+class SlackPermission(BaseModel):
+    """Who may press one action's button (empty: no restriction on that axis)."""
+
+    model_config = ConfigDict(extra="forbid")
+    users: list[str] = Field(default_factory=list)
+    groups: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
 
 
 class Settings(BaseSettings):
@@ -48,6 +72,29 @@ class Settings(BaseSettings):
     postgres_dsn: SecretStr | None = None
     alertmanager_url: str | None = None
     kubeconfig: Path | None = None
+    kubernetes_host: str | None = None
+
+    # Slack (no bot token: the console notifier alone)
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None  # Socket Mode instead of /slack/events
+    slack_channel: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_channel_by_rule: dict[str, str] = Field(default_factory=dict)
+    slack_channel_by_severity: dict[str, str] = Field(default_factory=dict)
+    slack_allowed_users: NameList = Field(default_factory=list)
+    slack_allowed_groups: NameList = Field(default_factory=list)
+    slack_allowed_channels: NameList = Field(default_factory=list)
+    slack_action_permissions: dict[str, SlackPermission] = Field(default_factory=dict)
+    slack_storm_threshold: int = Field(default=10, ge=0)
+    slack_storm_window_seconds: float = Field(default=600.0, gt=0)
+    slack_storm_update_seconds: float = Field(default=3.0, gt=0)
+    slack_post_interval: float = Field(default=1.0, ge=0)
+    slack_retry_seconds: float = Field(default=30.0, gt=0)
+
+    _split_names = field_validator(
+        "slack_allowed_users", "slack_allowed_groups", "slack_allowed_channels", mode="before"
+    )(_names)
 
     @classmethod
     def settings_customise_sources(

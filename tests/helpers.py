@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -61,7 +62,9 @@ def notification(*alerts: dict[str, Any], status: str | None = None) -> dict[str
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float = 10.0, interval: float = 0.05
+    check: Callable[[], Awaitable[Any]] | Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
 ) -> Any:
     """Poll until ``check()`` returns something truthy; fail with a clear message at the deadline."""
     deadline = time.monotonic() + timeout
@@ -102,7 +105,17 @@ class RedisServer:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed"
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -167,3 +180,23 @@ class BotHarness:
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return await self.http.post("/alerts", json=payload, headers=headers, **kw)
+
+
+@contextlib.asynccontextmanager
+async def silent_tcp_server() -> AsyncIterator[int]:
+    """Accepts connections and never answers: a hung Redis or PostgreSQL."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.append(writer)
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # until the client hangs up
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for w in writers:
+            w.close()
+        await server.wait_closed()

@@ -1,27 +1,45 @@
 """The only code that talks to the monitored targets. Built once per process,
 closed on shutdown. A target that is not configured raises NotConfigured when a
-probe asks for it, which the probe's finding reports with the setting to set."""
+probe asks for it, which the probe's finding reports with the setting to set.
+
+To add a target: a ``<name>_client`` field, a property that raises NotConfigured
+when it is None, and a line in ``from_settings``; ``aclose`` closes every field."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
 
 from bot.adapters.errors import AdapterError, NotConfigured
+from bot.adapters.kubernetes import KubernetesClient
+from bot.adapters.postgres import PostgresClient
 from bot.adapters.process_api import ProcessApiClient
 from bot.adapters.prometheus import PrometheusClient
+from bot.adapters.status_page import StatusPageClient
+from bot.adapters.target_redis import TargetRedisClient
 
 if TYPE_CHECKING:
     from bot.config import Settings
+
+
+def io_timeout(probe_timeout: float) -> float:
+    """Per-operation timeout of the target clients: under the probe's own timeout,
+    so a hung target is reported with its address rather than as a bare probe timeout."""
+    return max(0.1, min(probe_timeout * 0.6, 5.0))
 
 
 @dataclass
 class Adapters:
     prometheus_client: PrometheusClient | None = None
     process_api_client: ProcessApiClient | None = None
+    target_redis_client: TargetRedisClient | None = None
+    postgres_client: PostgresClient | None = None
+    http_client: StatusPageClient | None = None
+    kubernetes_client: KubernetesClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Adapters:
+        timeout = io_timeout(settings.probe_timeout)
         return cls(
             prometheus_client=PrometheusClient(settings.prometheus_url)
             if settings.prometheus_url
@@ -29,6 +47,23 @@ class Adapters:
             process_api_client=ProcessApiClient(settings.process_api_url)
             if settings.process_api_url
             else None,
+            target_redis_client=TargetRedisClient(
+                settings.target_redis_url.get_secret_value(), timeout=timeout
+            )
+            if settings.target_redis_url
+            else None,
+            postgres_client=PostgresClient(
+                settings.postgres_dsn.get_secret_value(),
+                connect_timeout=timeout,
+                command_timeout=timeout,
+            )
+            if settings.postgres_dsn
+            else None,
+            http_client=StatusPageClient(timeout=timeout),
+            # unset kubeconfig and host: in-cluster config, tried on first use
+            kubernetes_client=KubernetesClient(
+                settings.kubeconfig, settings.kubernetes_host, timeout=timeout
+            ),
         )
 
     @property
@@ -43,10 +78,44 @@ class Adapters:
             raise NotConfigured("process API", "HONUA_BOT_PROCESS_API_URL")
         return self.process_api_client
 
+    @property
+    def target_redis(self) -> TargetRedisClient:
+        if self.target_redis_client is None:
+            raise NotConfigured("target Redis", "HONUA_BOT_TARGET_REDIS_URL")
+        return self.target_redis_client
+
+    @property
+    def postgres(self) -> PostgresClient:
+        if self.postgres_client is None:
+            raise NotConfigured("postgres", "HONUA_BOT_POSTGRES_DSN")
+        return self.postgres_client
+
+    @property
+    def http(self) -> StatusPageClient:
+        """Always available: built on first use when not given."""
+        if self.http_client is None:
+            self.http_client = StatusPageClient()
+        return self.http_client
+
+    @property
+    def kubernetes(self) -> KubernetesClient:
+        if self.kubernetes_client is None:
+            raise NotConfigured("kubernetes", "HONUA_BOT_KUBECONFIG or HONUA_BOT_KUBERNETES_HOST")
+        return self.kubernetes_client
+
     async def aclose(self) -> None:
-        for client in (self.prometheus_client, self.process_api_client):
-            if client is not None:
+        """Close every client, even when one of them fails to close."""
+        failure: BaseException | None = None
+        for f in fields(self):
+            client: Any = getattr(self, f.name)
+            if client is None:
+                continue
+            try:
                 await client.aclose()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 __all__ = ["AdapterError", "Adapters", "NotConfigured"]

@@ -8,13 +8,16 @@ import socket
 import uuid
 
 from bot.adapters import Adapters
+from bot.adapters.alertmanager import AlertmanagerClient
 from bot.config import Settings
 from bot.engine.pipeline import Pipeline, PipelineConfig
+from bot.engine.requests_impl import EngineRequests
 from bot.engine.rulebook import Rulebook
 from bot.engine.worker import Worker
 from bot.logs import get_logger, register_secret
 from bot.metrics import Metrics
-from bot.notify import ConsoleNotifier, Notifier
+from bot.notify import ConsoleNotifier, FanOut, Notifier
+from bot.notify.slack import SlackIntegration
 from bot.registry import actions, probes
 from bot.store import ResilientStore, Store, build_store
 
@@ -48,6 +51,10 @@ class Service:
         self.adapters = Adapters.from_settings(settings)
         self.rulebook = Rulebook(settings.resolved_rules_dir(), probes, actions, self.metrics)
         self.notifier: Notifier = notifier or ConsoleNotifier()
+        # Slack when a bot token is set, beside the console (or given) notifier
+        self.slack = SlackIntegration(settings, self.store) if settings.slack_bot_token else None
+        if self.slack is not None:
+            self.notifier = FanOut([self.notifier, self.slack.notifier])
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.pipeline = Pipeline(
             self.store,
@@ -64,6 +71,12 @@ class Service:
             ),
             owner=self.consumer,
         )
+        self.alertmanager = (
+            AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
+        )
+        self.requests = EngineRequests(self.pipeline, self.notifier, self.alertmanager)
+        if self.slack is not None:
+            self.slack.attach(self.requests)
         self.workers = [
             Worker(
                 self.store,
@@ -104,7 +117,14 @@ class Service:
                 "HONUA_BOT_WEBHOOK_TOKEN is not set: /alerts accepts unauthenticated requests"
             )
         await self.store.start()
-        self._tasks = [asyncio.create_task(w.run(self.stopping)) for w in self.workers]
+        if self.slack is not None:
+            await self.slack.start()
+        # every worker reclaims (a stuck one must not stall recovery), often enough
+        # for the configured idle time, at jittered moments
+        reclaim_every = max(0.2, min(5.0, self.settings.claim_idle_seconds / 4))
+        self._tasks = [
+            asyncio.create_task(w.run(self.stopping, reclaim_every)) for w in self.workers
+        ]
         self._tasks.append(asyncio.create_task(self._gauges()))
         if watch_rules:
             self._tasks.append(asyncio.create_task(self.rulebook.watch(self.stopping)))
@@ -138,6 +158,10 @@ class Service:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.slack is not None:
+            await self.slack.aclose()
+        if self.alertmanager is not None:
+            await self.alertmanager.aclose()
         await self.adapters.aclose()
         await self.store.close()
         log.info("stopped")

@@ -8,6 +8,7 @@ that keeps failing is moved to the dead-letter stream rather than dropped.
 from __future__ import annotations
 
 import asyncio
+import random
 
 from pydantic import ValidationError
 
@@ -76,13 +77,15 @@ class Worker:
             self.processed += 1
         return done
 
-    async def run(self, stop: asyncio.Event, reclaim_every: float = 5.0) -> None:
+    async def run(self, stop: asyncio.Event, reclaim_every: float | None = None) -> None:
+        """Consume until ``stop``; with ``reclaim_every`` this worker also takes
+        over entries left pending by dead or stuck consumers."""
         loop = asyncio.get_running_loop()
-        next_reclaim = loop.time()
+        next_reclaim = loop.time() + random.uniform(0, reclaim_every or 0)
         while not stop.is_set():
             try:
-                if loop.time() >= next_reclaim:
-                    next_reclaim = loop.time() + reclaim_every
+                if reclaim_every is not None and loop.time() >= next_reclaim:
+                    next_reclaim = loop.time() + reclaim_every * random.uniform(0.8, 1.2)
                     for entry in await self.store.reclaim(self.consumer, self.claim_idle_ms, 10):
                         log.info(
                             "reclaimed pending entry", entry=entry.id, deliveries=entry.deliveries

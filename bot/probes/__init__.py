@@ -1,6 +1,15 @@
 """Diagnosis probes, registered by name. Importing this package registers them."""
 
-from bot.probes import processes, prometheus
+from bot.probes import http, kubernetes, postgres, processes, prometheus, redis
 from bot.probes.base import ProbeContext, ProbeParams
 
-__all__ = ["ProbeContext", "ProbeParams", "processes", "prometheus"]
+__all__ = [
+    "ProbeContext",
+    "ProbeParams",
+    "http",
+    "kubernetes",
+    "postgres",
+    "processes",
+    "prometheus",
+    "redis",
+]

@@ -9,6 +9,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.store.base import QueueEntry, StoreUnavailable
 
@@ -16,7 +17,16 @@ PREFIX = "honua-bot"
 STREAM = f"{PREFIX}:alerts"
 DEAD = f"{PREFIX}:alerts:dead"
 GROUP = "workers"
+log = get_logger("store")
 INDEX = f"{PREFIX}:incidents"
+
+# take a free lock, or extend it when the caller already holds it
+_ACQUIRE = """
+local v = redis.call('get', KEYS[1])
+if not v then redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end
+if v == ARGV[1] then redis.call('pexpire', KEYS[1], ARGV[2]) return 1 end
+return 0
+"""
 
 _RELEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
@@ -34,38 +44,99 @@ def _entries(raw: list[Any], deliveries: dict[str, int] | None = None) -> list[Q
     return out
 
 
+# One round trip and one command per batch: redis-py's per-command cost (packing,
+# parsing, pipeline bookkeeping) was the largest part of the enqueue path.
+_XADD_MANY = """
+local ids = {}
+for i = 1, #ARGV do
+  ids[i] = redis.call('XADD', KEYS[1], '*', 'payload', ARGV[i])
+end
+return ids
+"""
+_MAX_BATCH = 256  # entries per script call
+_MAX_BATCH_BYTES = 8 * 1024 * 1024  # payload bytes per script call
+
+
 class _Batcher:
-    """Group commit for XADD: concurrent requests share one round trip."""
+    """Group commit for XADD: requests that arrive while one is being queued share
+    one round trip (one EVALSHA that XADDs each payload as its own entry). Each
+    caller's future resolves only after its entry is in the stream."""
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
+        self._xadd_many = client.register_script(_XADD_MANY)
         self._buffer: list[tuple[bytes, asyncio.Future[str]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
+        self._scripted = True
 
     async def add(self, payload: bytes) -> str:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[str] = loop.create_future()
         self._buffer.append((payload, future))
         if len(self._buffer) == 1:
-            loop.call_soon(lambda: asyncio.ensure_future(self._flush()))
+            loop.call_soon(self._start_flush)
         return await future
+
+    def _start_flush(self) -> None:
+        task = asyncio.ensure_future(self._flush())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    def _chunks(
+        batch: list[tuple[bytes, asyncio.Future[str]]],
+    ) -> list[list[tuple[bytes, asyncio.Future[str]]]]:
+        chunks: list[list[tuple[bytes, asyncio.Future[str]]]] = [[]]
+        size = 0
+        for item in batch:
+            if chunks[-1] and (
+                len(chunks[-1]) >= _MAX_BATCH or size + len(item[0]) > _MAX_BATCH_BYTES
+            ):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
+            size += len(item[0])
+        return chunks
+
+    async def _xadd(self, payloads: list[bytes]) -> list[Any]:
+        if self._scripted:
+            try:
+                return list(await self._xadd_many(keys=[STREAM], args=payloads))
+            except ResponseError as exc:
+                # A Redis that refuses scripts (ACL without EVALSHA, a proxy): fall back
+                # to pipelined XADDs, and stay there if they work.
+                ids = await self._xadd_pipelined(payloads)
+                self._scripted = False
+                log.warning("EVALSHA refused; queueing with pipelined XADD", error=str(exc))
+                return ids
+        return await self._xadd_pipelined(payloads)
+
+    async def _xadd_pipelined(self, payloads: list[bytes]) -> list[Any]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for payload in payloads:
+                pipe.xadd(STREAM, {"payload": payload})
+            return list(await pipe.execute())
 
     async def _flush(self) -> None:
         batch, self._buffer = self._buffer, []
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for payload, _ in batch:
-                    pipe.xadd(STREAM, {"payload": payload})
-                ids = await pipe.execute()
-        except Exception as exc:
-            for _, future in batch:
+        chunks = self._chunks(batch)
+        for i, chunk in enumerate(chunks):
+            try:
+                ids = await self._xadd([payload for payload, _ in chunk])
+            except BaseException as exc:
+                error = StoreUnavailable(f"redis: {exc}")
+                for rest in chunks[i:]:
+                    for _, future in rest:
+                        if not future.done():
+                            future.set_exception(error)
+                if not isinstance(exc, Exception):
+                    raise  # cancelled: callers are answered, then let it through
+                return
+            for (_, future), entry_id in zip(chunk, ids, strict=True):
                 if not future.done():
-                    future.set_exception(StoreUnavailable(f"redis: {exc}"))
-            return
-        for (_, future), entry_id in zip(batch, ids, strict=True):
-            if not future.done():
-                future.set_result(
-                    entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-                )
+                    future.set_result(
+                        entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                    )
 
 
 class RedisStore:
@@ -76,6 +147,7 @@ class RedisStore:
         )
         self._batcher = _Batcher(self.client)
         self._release = self.client.register_script(_RELEASE)
+        self._acquire = self.client.register_script(_ACQUIRE)
 
     async def _call(self, coro: Any) -> Any:
         try:
@@ -134,9 +206,18 @@ class RedisStore:
             self.client.xclaim(STREAM, GROUP, consumer, min_idle_ms, list(deliveries))
         )
         entries = _entries(claimed, deliveries)
-        gone = set(deliveries) - {e.id for e in entries}
-        if gone:  # pending ids whose data was deleted: nothing left to process
-            await self._call(self.client.xack(STREAM, GROUP, *gone))
+        # An id XCLAIM did not return was either claimed first by another
+        # consumer (it is no longer idle: leave it alone, it is being worked on)
+        # or its data was deleted (nothing left to process: ack it away).
+        unclaimed = sorted(set(deliveries) - {e.id for e in entries})
+        if unclaimed:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for eid in unclaimed:
+                    pipe.xrange(STREAM, eid, eid)
+                found = await self._call(pipe.execute())
+            gone = [eid for eid, rows in zip(unclaimed, found, strict=True) if not rows]
+            if gone:
+                await self._call(self.client.xack(STREAM, GROUP, *gone))
         return entries
 
     async def ack(self, entry: QueueEntry) -> None:
@@ -181,10 +262,8 @@ class RedisStore:
     # locks -----------------------------------------------------------------
     async def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool:
         key = f"{PREFIX}:lock:{name}"
-        ok = await self._call(self.client.set(key, owner, nx=True, px=int(ttl_seconds * 1000)))
-        if ok:
-            return True
-        return (await self._call(self.client.get(key))) == owner.encode()
+        got = await self._call(self._acquire(keys=[key], args=[owner, int(ttl_seconds * 1000)]))
+        return bool(got)
 
     async def release(self, name: str, owner: str) -> None:
         await self._call(self._release(keys=[f"{PREFIX}:lock:{name}"], args=[owner]))

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.adapters import AdapterError
+from bot.adapters import AdapterError, NotConfigured
 from bot.logs import get_logger
 from bot.models import Diagnosis, Finding, ProposedAction
 from bot.probes.base import ProbeContext
@@ -58,6 +58,8 @@ async def run_probe(
         data = await asyncio.wait_for(entry.func(params, ctx), timeout)
     except TimeoutError:
         return finding(False, error=f"timed out after {timeout:g} s")
+    except NotConfigured as exc:
+        return finding(False, error=str(exc)).model_copy(update={"configured": False})
     except AdapterError as exc:
         return finding(False, error=str(exc))
     except Exception as exc:  # a probe bug must not sink the diagnosis

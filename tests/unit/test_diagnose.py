@@ -287,7 +287,9 @@ def test_runbook1_redis_connection_with_prometheus_down(runbook1: Rule) -> None:
     assert {f.probe: f.error for f in d.failed_probes} == {
         "failure_rate": "connection refused: prometheus 127.0.0.1:9090",
         "llm_rate_limit": "connection refused: prometheus 127.0.0.1:9090",
+        "redis": "connection refused: redis-0.redis:6379",
     }
+    assert "redis-0 Running CrashLoopBackOff, OOMKilled" in d.summary
     restart = d.actions[0]
     assert (restart.name, restart.type, restart.confirm, restart.destructive) == (
         "restart-redis",
@@ -300,5 +302,6 @@ def test_runbook1_redis_connection_with_prometheus_down(runbook1: Rule) -> None:
 def test_runbook1_with_no_results_is_unclassified_naming_every_probe(runbook1: Rule) -> None:
     d = replay(runbook1, {})
     assert d.scenario == UNCLASSIFIED
-    assert d.summary.endswith("probes that failed: failure_rate, llm_rate_limit, failures")
-    assert set(d.findings) == {"failure_rate", "llm_rate_limit", "failures"}
+    probes = ["failure_rate", "llm_rate_limit", "failures", "pods", "redis_pod", "redis", "rollout"]
+    assert d.summary.endswith("probes that failed: " + ", ".join(probes))
+    assert set(d.findings) == set(probes)

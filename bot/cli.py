@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import signal
 import sys
@@ -34,6 +35,11 @@ async def _serve(settings: Settings) -> None:
     service = Service(settings)
     app = create_app(service, start_service=False)
     await service.start()
+    # Everything loaded so far (modules, rules, clients) lives as long as the
+    # process: move it out of the collector's reach. Otherwise every full
+    # collection walks it, a 40-60 ms pause that set the intake p99.
+    gc.collect()
+    gc.freeze()
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)

@@ -90,7 +90,7 @@ class Settings(BaseSettings):
     slack_storm_window_seconds: float = Field(default=600.0, gt=0)
     slack_storm_update_seconds: float = Field(default=3.0, gt=0)
     slack_post_interval: float = Field(default=1.0, ge=0)
-    slack_retry_seconds: float = Field(default=30.0, gt=0)
+    slack_retry_seconds: float = Field(default=10.0, gt=0)
 
     _split_names = field_validator(
         "slack_allowed_users", "slack_allowed_groups", "slack_allowed_channels", mode="before"

@@ -1,6 +1,9 @@
-"""HTTP surface: /alerts, /incidents, /healthz, /readyz, /metrics."""
+"""HTTP surface: /alerts, /incidents, /slack/events, /healthz, /readyz, /metrics."""
 
 from __future__ import annotations
+
+import functools
+import json
 
 from aiohttp import web
 
@@ -51,7 +54,14 @@ async def post_alerts(request: web.Request) -> web.Response:
             )
         return _error(exc.status, exc.message)
     metrics.received.labels(message.status).inc()
-    return web.json_response({"status": "queued", "alerts": len(message.alerts)})
+    return web.Response(body=_queued_body(len(message.alerts)), content_type="application/json")
+
+
+@functools.lru_cache(maxsize=64)
+def _queued_body(alerts: int) -> bytes:
+    """The 200 answer, serialised once per alert count (the hot path answers it
+    thousands of times a second)."""
+    return json.dumps({"status": "queued", "alerts": alerts}).encode()
 
 
 async def get_incidents(request: web.Request) -> web.Response:
@@ -123,6 +133,8 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    if service.slack is not None:
+        service.slack.mount(app)  # POST /slack/events
     if start_service:
 
         async def _start(_: web.Application) -> None:

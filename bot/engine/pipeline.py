@@ -10,6 +10,9 @@ nothing again.
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +30,7 @@ from bot.probes.base import ProbeContext
 from bot.registry import Registry
 from bot.rules import RuleSet
 from bot.store import Store
+from bot.store.lease import leased
 
 log = get_logger("pipeline")
 
@@ -41,6 +45,7 @@ class PipelineConfig:
     probe_timeout: float = 5.0
     incident_ttl: int = 7 * 86400
     open_incident_ttl: int = 30 * 86400
+    lock_lease: float = 15.0  # renewed while held; frees a dead worker's incident quickly
 
 
 class Pipeline:
@@ -73,9 +78,12 @@ class Pipeline:
 
     async def handle(self, alert: Alert, external_url: str = "") -> Outcome:
         lock = f"incident:{alert.incident_id}"
-        if not await self.store.acquire(lock, self.owner, self._lease()):
-            return Outcome.BUSY
-        try:
+        # One owner per call, not per process: the store's locks are re-entrant
+        # for their owner, and the workers of one process share this pipeline.
+        owner = f"{self.owner}/{uuid.uuid4().hex[:12]}"
+        async with leased(self.store, lock, owner, self.config.lock_lease) as held:
+            if not held:
+                return Outcome.BUSY
             with structlog.contextvars.bound_contextvars(
                 incident=alert.incident_id, fingerprint=alert.fingerprint, rule=""
             ):
@@ -83,8 +91,6 @@ class Pipeline:
                     await self._resolve(alert, external_url)
                 else:
                     await self._fire(alert, external_url)
-        finally:
-            await self.store.release(lock, self.owner)
         return Outcome.DONE
 
     async def _save(self, incident: Incident) -> None:
@@ -116,7 +122,7 @@ class Pipeline:
             incident.notified.append(Event.DIAGNOSED.value)
             await self._save(incident)
 
-    async def _diagnose(self, incident: Incident, alert: Alert) -> None:
+    async def _diagnose(self, incident: Incident, alert: Alert, count: bool = True) -> None:
         rule = self.rules().match(alert.labels)
         incident.rule = rule.name if rule else None
         if rule and rule.severity and not incident.severity:
@@ -135,7 +141,10 @@ class Pipeline:
                     self._observe_probe,
                 )
             incident.diagnosis = classify(rule, findings, variables, self.actions)
-            self.metrics.incidents.labels(incident.rule or "", incident.diagnosis.scenario).inc()
+            if count:
+                self.metrics.incidents.labels(
+                    incident.rule or "", incident.diagnosis.scenario
+                ).inc()
             log.info(
                 "incident diagnosed",
                 scenario=incident.diagnosis.scenario,
@@ -171,3 +180,51 @@ class Pipeline:
             await self.notifier.notify(incident, Event.RESOLVED)
             incident.notified.append(Event.RESOLVED.value)
             await self._save(incident)
+
+    # -- changes people ask for (Slack buttons, CLI): see bot/engine/requests_impl.py --
+    async def _hold(self, incident_id: str, wait: float) -> str:
+        """Take the incident's lock, waiting up to ``wait`` s; the owner is unique, so
+        a worker of this very process that holds it is waited for too."""
+        owner = f"{self.owner}:{uuid.uuid4().hex[:8]}"
+        deadline = time.monotonic() + wait
+        while not await self.store.acquire(f"incident:{incident_id}", owner, self._lease()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"incident {incident_id} is busy; try again")
+            await asyncio.sleep(0.05)
+        return owner
+
+    async def change_incident(
+        self, incident_id: str, change: Callable[[Incident], bool], wait: float = 10.0
+    ) -> Incident | None:
+        """Apply ``change`` to the stored incident under its lock and save it when
+        ``change`` returns True. None when there is no such incident."""
+        owner = await self._hold(incident_id, wait)
+        try:
+            incident = await self.store.get_incident(incident_id)
+            if incident is not None and change(incident):
+                await self._save(incident)
+            return incident
+        finally:
+            await self.store.release(f"incident:{incident_id}", owner)
+
+    async def rediagnose(self, incident_id: str, wait: float = 10.0) -> Incident | None:
+        """Run the rule's probes and the classification again for an open incident
+        (the current rules); the caller notifies. None when unknown or closed."""
+        owner = await self._hold(incident_id, wait)
+        try:
+            incident = await self.store.get_incident(incident_id)
+            if incident is None or incident.status is not IncidentStatus.OPEN:
+                return None
+            alert = Alert(
+                status="firing",
+                labels=incident.labels,
+                annotations=incident.annotations,
+                startsAt=incident.starts_at,
+                generatorURL=incident.generator_url,
+                fingerprint=incident.fingerprint,
+            )
+            with structlog.contextvars.bound_contextvars(**incident.log_context):
+                await self._diagnose(incident, alert, count=False)
+            return incident
+        finally:
+            await self.store.release(f"incident:{incident_id}", owner)

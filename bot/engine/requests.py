@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from bot.models import Incident, ProposedAction
 
 
 class Verdict(StrEnum):
@@ -47,3 +50,14 @@ class IncidentRequests(Protocol):
     async def acknowledge(self, incident_id: str, actor: Actor) -> Decision: ...
     async def rerun_diagnosis(self, incident_id: str, actor: Actor) -> Decision: ...
     async def silence(self, incident_id: str, seconds: float, actor: Actor) -> Decision: ...
+
+
+class ActionRunner(Protocol):
+    """The remediation engine's door (gates, approvals, once-only lock, execute,
+    verify, audit). ``request_action`` calls it only for an action that passed the
+    staleness checks: the incident is open, its diagnosis proposes the action and
+    its rule still defines it."""
+
+    async def run(
+        self, incident: Incident, action: ProposedAction, actor: Actor, nonce: str
+    ) -> Decision: ...

@@ -28,6 +28,7 @@ class Finding(BaseModel):
     ok: bool
     data: Any = None
     error: str | None = None
+    configured: bool = True  # False: the target is not set up here, so silence is not evidence
     duration_ms: float = 0.0
 
     def as_cel_value(self) -> dict[str, Any]:
@@ -37,6 +38,7 @@ class Finding(BaseModel):
             base["value"] = self.data
         base["ok"] = self.ok
         base["error"] = self.error or ""
+        base["configured"] = self.configured
         return base
 
 
@@ -64,6 +66,27 @@ class Diagnosis(BaseModel):
         return [f for f in self.findings.values() if not f.ok]
 
 
+class ActionRun(BaseModel):
+    """A remediation step someone asked for (or auto mode started), as notifiers show
+    it. The remediation engine appends one when it starts and sets ``state`` when the
+    verification has an outcome; the Slack message shows the last one."""
+
+    action: str
+    actor: str = ""  # "slack:U123", "cli:alice", "auto"
+    state: Literal["running", "verified", "failed"] = "running"
+    detail: str = ""
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class Activity(BaseModel):
+    """One line of the incident's timeline (a reply in its Slack thread): who did what."""
+
+    text: str
+    actor: str = ""  # same form as ActionRun.actor
+    at: datetime = Field(default_factory=utcnow)
+
+
 class Incident(BaseModel):
     id: str
     key: str
@@ -81,6 +104,11 @@ class Incident(BaseModel):
     diagnosis: Diagnosis | None = None
     notified: list[str] = Field(default_factory=list)
     resolved_before_firing: bool = False
+    # what people (or the engine) did about it; notifiers render these
+    acknowledged_by: str = ""
+    acknowledged_at: datetime | None = None
+    runs: list[ActionRun] = Field(default_factory=list)
+    activity: list[Activity] = Field(default_factory=list)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

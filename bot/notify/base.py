@@ -9,7 +9,9 @@ from bot.models import Incident
 
 
 class Event(StrEnum):
+    DIAGNOSING = "diagnosing"  # probes are (re-)running
     DIAGNOSED = "diagnosed"
+    UPDATED = "updated"  # acknowledged, silenced, an action started or ended: show it
     RESOLVED = "resolved"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import IO
 
 from rich.console import Console, Group, RenderableType
@@ -12,34 +11,7 @@ from rich.text import Text
 
 from bot.models import Diagnosis, Incident
 from bot.notify.base import Event
-
-_MAX_VALUE = 160
-
-
-def _short(value: object) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
-
-
-def finding_summary(data: object) -> str:
-    """The numbers a human scans for: scalars as they are, lists as counts,
-    small mappings (a top error, say) inline."""
-    if not isinstance(data, dict):
-        return _short(data)
-    parts = []
-    for key, value in data.items():
-        if isinstance(value, float):
-            parts.append(f"{key}={value:.4g}")
-        elif isinstance(value, list):
-            parts.append(f"{key}: {len(value)}")
-        elif isinstance(value, dict):
-            inner = ", ".join(
-                f"{k}={_short(v)}" for k, v in value.items() if not isinstance(v, dict | list)
-            )
-            parts.append(f"{key}: {{{inner}}}")
-        else:
-            parts.append(f"{key}={_short(value)}")
-    return _short("; ".join(parts))
+from bot.notify.summary import finding_summary
 
 
 def findings_table(diagnosis: Diagnosis) -> Table:

@@ -95,7 +95,8 @@ ERROR_CASES = [
         "probes:\n  q: {prometheus.nope: {expr: up}}\n",
         [
             "rule bad: probes.q: unknown probe 'prometheus.nope'",
-            "did you mean ", "prometheus.query",
+            "did you mean ",
+            "prometheus.query",
         ],
         id="unknown-probe-type",
     ),

@@ -35,7 +35,11 @@ def recorded_findings(rule: Rule, recorded: dict[str, Any]) -> dict[str, Finding
     for call in rule.probes:
         if call.name not in recorded:
             out[call.name] = Finding(
-                probe=call.name, type=call.type, ok=False, error="no recorded result", configured=False
+                probe=call.name,
+                type=call.type,
+                ok=False,
+                error="no recorded result",
+                configured=False,
             )
             continue
         value = recorded[call.name]

@@ -25,7 +25,15 @@ async def test_llm_rate_limit_scenario_from_real_prometheus_and_process_api(
     d = incident.diagnosis
     assert d is not None
     assert d.scenario == "llm-rate-limit", d
-    assert all(f.ok for f in d.findings.values()), d.failed_probes
+    # targets this test does not set up (Kubernetes, the monitored Redis) are
+    # reported as not configured; everything that is configured answered
+    assert all(f.ok for f in d.findings.values() if f.configured), d.failed_probes
+    assert {f.probe for f in d.findings.values() if not f.configured} == {
+        "pods",
+        "redis_pod",
+        "redis",
+        "rollout",
+    }
     assert d.findings["failure_rate"].data["value"] > 0
     assert d.findings["llm_rate_limit"].data["value"] > 0
     assert d.findings["failures"].data["top"]["message"] == "429 Too Many Requests"

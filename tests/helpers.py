@@ -200,3 +200,17 @@ async def silent_tcp_server() -> AsyncIterator[int]:
         for w in writers:
             w.close()
         await server.wait_closed()
+
+
+class GatedNotifier:
+    """A notifier that holds every call until ``release`` is set, so queued work cannot drain."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.entered = asyncio.Event()
+        self.events: list[tuple[Any, Any]] = []
+
+    async def notify(self, incident: Any, event: Any) -> None:
+        self.entered.set()
+        await self.release.wait()
+        self.events.append((event, incident.model_copy(deep=True)))

@@ -17,11 +17,10 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.models import Incident
 from bot.models.alertmanager import Alert
 from bot.notify import Event
 from bot.store.redis import PREFIX, STREAM
-from tests.helpers import BotHarness, RedisServer, alert, notification, wait_for
+from tests.helpers import BotHarness, GatedNotifier, RedisServer, alert, notification, wait_for
 
 
 def incident_id(a: dict[str, Any]) -> str:
@@ -57,20 +56,6 @@ async def degraded_gauge(bot: BotHarness) -> float | None:
 
 def notified(bot: BotHarness, inc_id: str) -> list[Event]:
     return [event for event, incident in bot.recorder.events if incident.id == inc_id]
-
-
-class Gate:
-    """A notifier that holds every call until released, so queued work cannot drain."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.entered = asyncio.Event()
-        self.events: list[tuple[Event, Incident]] = []
-
-    async def notify(self, incident: Incident, event: Event) -> None:
-        self.entered.set()
-        await self.release.wait()
-        self.events.append((event, incident.model_copy(deep=True)))
 
 
 @pytest.fixture
@@ -147,7 +132,7 @@ async def test_redis_down_bot_works_in_memory_says_so_and_returns_to_redis(
 async def test_work_queued_in_memory_while_degraded_is_drained_after_redis_returns(
     private_redis: RedisServer, raw: aioredis.Redis
 ) -> None:
-    gate = Gate()
+    gate = GatedNotifier()
     queued = [alert(fingerprint=f"fp-held-{i}") for i in range(3)]
     async with BotHarness(
         notifier=gate, redis_url=private_redis.url, redis_check_interval=0.2, workers=1
@@ -192,7 +177,7 @@ async def test_bot_starts_degraded_when_its_redis_is_down_and_moves_to_it_later(
 
 
 async def test_full_memory_queue_answers_503_and_loses_nothing_it_accepted() -> None:
-    gate = Gate()
+    gate = GatedNotifier()
     burst = [alert(fingerprint=f"fp-burst-{i:02d}") for i in range(20)]
     async with BotHarness(notifier=gate, memory_queue_size=1) as bot:
         try:

@@ -15,28 +15,12 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.models import Incident
-from bot.notify import Event
-from tests.helpers import BotHarness, RedisServer, alert, notification, wait_for
+from tests.helpers import BotHarness, GatedNotifier, RedisServer, alert, notification, wait_for
 
 TOKEN = "s3cret-webhook-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 MIB = 1024 * 1024
 RULE_NAME = "high-process-failure-rate"  # the bundled Runbook 1 rule
-
-
-class GatedNotifier:
-    """A notifier that blocks until released, so queued work cannot drain."""
-
-    def __init__(self) -> None:
-        self.release = asyncio.Event()
-        self.entered = asyncio.Event()
-        self.events: list[tuple[Event, Incident]] = []
-
-    async def notify(self, incident: Incident, event: Event) -> None:
-        self.entered.set()
-        await self.release.wait()
-        self.events.append((event, incident.model_copy(deep=True)))
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -139,3 +139,27 @@ def test_simulator_exposes_the_seed_metrics(honua_sim: RunningSim) -> None:
     ):
         assert name in text
     assert 'honua_llm_errors_total{error_type="rate_limit",provider="openai"}' in text
+
+
+async def test_simulator_keeps_process_state_in_redis_with_a_ttl(private_redis: Any) -> None:
+    import json
+
+    import redis.asyncio as aioredis
+
+    from tests.fakes.honua_sim import Simulator, create_app
+    from tests.fakes.server import ThreadedServer
+    from tests.helpers import wait_for
+
+    sim = Simulator(fault="none", rate=0, seed=3, redis_url=private_redis.url)
+    server = ThreadedServer(create_app(sim, traffic=False)).start()
+    client = aioredis.Redis.from_url(private_redis.url)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            created = (await http.post("/api/processes", json={"processType": "Test"})).json()
+        key = f"honua:process:{created['processId']}"
+        raw = await wait_for(lambda: client.get(key))
+        assert json.loads(raw)["processType"] == "Test"
+        assert 0 < await client.ttl(key) <= sim.process_ttl
+    finally:
+        await client.aclose()
+        server.stop()

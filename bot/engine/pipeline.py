@@ -11,9 +11,10 @@ nothing again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -70,11 +71,6 @@ class Pipeline:
         self.metrics = metrics
         self.config = config
         self.owner = owner
-
-    def _lease(self) -> float:
-        rules = self.rules().rules
-        longest = max((p.timeout or 0 for r in rules for p in r.probes), default=0)
-        return max(longest, self.config.probe_timeout) + 30
 
     async def handle(self, alert: Alert, external_url: str = "") -> Outcome:
         lock = f"incident:{alert.incident_id}"
@@ -182,36 +178,38 @@ class Pipeline:
             await self._save(incident)
 
     # -- changes people ask for (Slack buttons, CLI): see bot/engine/requests_impl.py --
-    async def _hold(self, incident_id: str, wait: float) -> str:
-        """Take the incident's lock, waiting up to ``wait`` s; the owner is unique, so
-        a worker of this very process that holds it is waited for too."""
+    @contextlib.asynccontextmanager
+    async def _held(self, incident_id: str, wait: float) -> AsyncIterator[None]:
+        """Hold the incident's lease (the one workers take), waiting up to ``wait`` s;
+        the owner is unique, so a worker of this very process that holds it is waited for too."""
         owner = f"{self.owner}:{uuid.uuid4().hex[:8]}"
         deadline = time.monotonic() + wait
-        while not await self.store.acquire(f"incident:{incident_id}", owner, self._lease()):
+        while True:
+            async with leased(
+                self.store, f"incident:{incident_id}", owner, self.config.lock_lease
+            ) as held:
+                if held:
+                    yield
+                    return
             if time.monotonic() > deadline:
                 raise TimeoutError(f"incident {incident_id} is busy; try again")
             await asyncio.sleep(0.05)
-        return owner
 
     async def change_incident(
         self, incident_id: str, change: Callable[[Incident], bool], wait: float = 10.0
     ) -> Incident | None:
         """Apply ``change`` to the stored incident under its lock and save it when
         ``change`` returns True. None when there is no such incident."""
-        owner = await self._hold(incident_id, wait)
-        try:
+        async with self._held(incident_id, wait):
             incident = await self.store.get_incident(incident_id)
             if incident is not None and change(incident):
                 await self._save(incident)
             return incident
-        finally:
-            await self.store.release(f"incident:{incident_id}", owner)
 
     async def rediagnose(self, incident_id: str, wait: float = 10.0) -> Incident | None:
         """Run the rule's probes and the classification again for an open incident
         (the current rules); the caller notifies. None when unknown or closed."""
-        owner = await self._hold(incident_id, wait)
-        try:
+        async with self._held(incident_id, wait):
             incident = await self.store.get_incident(incident_id)
             if incident is None or incident.status is not IncidentStatus.OPEN:
                 return None
@@ -226,5 +224,3 @@ class Pipeline:
             with structlog.contextvars.bound_contextvars(**incident.log_context):
                 await self._diagnose(incident, alert, count=False)
             return incident
-        finally:
-            await self.store.release(f"incident:{incident_id}", owner)

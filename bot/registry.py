@@ -23,6 +23,7 @@ class Entry:
     func: Callable[..., Any]
     description: str
     extra: dict[str, Any] = field(default_factory=dict)
+    impl: Any = None  # the instance, when a class was registered (actions)
 
     def params_schema(self) -> dict[str, Any]:
         return self.params_model.model_json_schema()
@@ -33,20 +34,25 @@ class Registry:
         self.kind = kind
         self._entries: dict[str, Entry] = {}
 
-    def register(
-        self, name: str, **extra: Any
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+    def register(self, name: str, **extra: Any) -> Callable[[Any], Any]:
+        def decorator(target: Any) -> Any:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
+            # a class (an action) is instantiated; its ``describe`` carries the model
+            impl = target() if inspect.isclass(target) else None
+            func = impl.describe if impl is not None else target
             hints = get_type_hints(func)
             first = next(iter(inspect.signature(func).parameters))
             model = hints.get(first)
             if not (isinstance(model, type) and issubclass(model, BaseModel)):
                 raise TypeError(f"{self.kind} {name!r}: first parameter must be a pydantic model")
-            doc = inspect.getdoc(func) or ""
-            self._entries[name] = Entry(name, model, func, doc.split("\n\n")[0], dict(extra))
-            return func
+            doc = inspect.getdoc(target) or ""
+            if impl is not None and getattr(impl, "destructive", False):
+                extra.setdefault("destructive", True)
+            self._entries[name] = Entry(
+                name, model, func, doc.split("\n\n")[0], dict(extra), impl=impl
+            )
+            return target
 
         return decorator
 

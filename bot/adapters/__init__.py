@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.errors import AdapterError, NotConfigured
 from bot.adapters.kubernetes import KubernetesClient
 from bot.adapters.postgres import PostgresClient
@@ -36,6 +37,7 @@ class Adapters:
     postgres_client: PostgresClient | None = None
     http_client: StatusPageClient | None = None
     kubernetes_client: KubernetesClient | None = None
+    alertmanager_client: AlertmanagerClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Adapters:
@@ -64,6 +66,9 @@ class Adapters:
             kubernetes_client=KubernetesClient(
                 settings.kubeconfig, settings.kubernetes_host, timeout=timeout
             ),
+            alertmanager_client=AlertmanagerClient(settings.alertmanager_url)
+            if settings.alertmanager_url
+            else None,
         )
 
     @property
@@ -102,6 +107,12 @@ class Adapters:
         if self.kubernetes_client is None:
             raise NotConfigured("kubernetes", "HONUA_BOT_KUBECONFIG or HONUA_BOT_KUBERNETES_HOST")
         return self.kubernetes_client
+
+    @property
+    def alertmanager(self) -> AlertmanagerClient:
+        if self.alertmanager_client is None:
+            raise NotConfigured("alertmanager", "HONUA_BOT_ALERTMANAGER_URL")
+        return self.alertmanager_client
 
     async def aclose(self) -> None:
         """Close every client, even when one of them fails to close."""

@@ -136,6 +136,7 @@ def classify(
             findings=findings,
             actions=proposed_actions(rule, scenario.actions, actions),
             notes=notes,
+            steps=[templates.render(s, scope).strip() for s in scenario.steps],
         )
     failed = [f.probe for f in findings.values() if not f.ok]
     summary = "no scenario of the runbook matched the findings"

@@ -8,7 +8,6 @@ import socket
 import uuid
 
 from bot.adapters import Adapters
-from bot.adapters.alertmanager import AlertmanagerClient
 from bot.config import Settings
 from bot.engine.pipeline import Pipeline, PipelineConfig
 from bot.engine.requests_impl import EngineRequests
@@ -71,9 +70,7 @@ class Service:
             ),
             owner=self.consumer,
         )
-        self.alertmanager = (
-            AlertmanagerClient(settings.alertmanager_url) if settings.alertmanager_url else None
-        )
+        self.alertmanager = self.adapters.alertmanager_client
         self.requests = EngineRequests(self.pipeline, self.notifier, self.alertmanager)
         if self.slack is not None:
             self.slack.attach(self.requests)
@@ -160,8 +157,6 @@ class Service:
             await asyncio.gather(*pending, return_exceptions=True)
         if self.slack is not None:
             await self.slack.aclose()
-        if self.alertmanager is not None:
-            await self.alertmanager.aclose()
         await self.adapters.aclose()
         await self.store.close()
         log.info("stopped")

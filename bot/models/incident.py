@@ -59,6 +59,7 @@ class Diagnosis(BaseModel):
     findings: dict[str, Finding] = Field(default_factory=dict)
     actions: list[ProposedAction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(default_factory=list)  # manual checklist, values filled in
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property

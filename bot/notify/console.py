@@ -44,6 +44,8 @@ def render_incident(incident: Incident, event: Event) -> Panel:
             parts.append(Text(d.summary))
         if d.findings:
             parts.append(findings_table(d))
+        for i, step in enumerate(d.steps, 1):
+            parts.append(Text(f"  {i}. [manual] {step}"))
         for action in d.actions:
             marker = "auto" if action.mode == "auto" else "button"
             parts.append(Text(f"  → [{marker}] {action.name}: {action.description}"))

@@ -181,7 +181,10 @@ def compile_rule(
                     f"{where}.actions: unknown action {a!r} (defined: {', '.join(doc.actions) or 'none'})"
                 )
         errors += _template_errors(f"{where}.summary", sc.summary)
-        scenarios.append(Scenario(sc.scenario, cond, sc.summary, tuple(sc.actions)))
+        errors += _template_errors(f"{where}.steps", sc.steps)
+        scenarios.append(
+            Scenario(sc.scenario, cond, sc.summary, tuple(sc.actions), tuple(sc.steps))
+        )
 
     validations: list[Validation] = []
     for i, v in enumerate(doc.validation):

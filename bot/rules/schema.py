@@ -33,6 +33,10 @@ class ScenarioDoc(_Strict):
     when: str = Field(min_length=1)
     summary: str = ""
     actions: list[str] = Field(default_factory=list)
+    steps: list[str] = Field(
+        default_factory=list,
+        description="manual steps (templated) shown as a checklist where automation is unsafe",
+    )
 
 
 class ActionOptions(_Strict):
@@ -85,6 +89,7 @@ class Scenario:
     when: Condition
     summary: str
     actions: tuple[str, ...]
+    steps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

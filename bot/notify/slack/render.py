@@ -376,6 +376,10 @@ def render_incident(
                     block_id="honua-unconfigured", elements=[_md(b.text(text, CONTEXT_TEXT))]
                 )
             )
+        if d.steps:
+            steps = "\n".join(f"{i}. {esc(s)}" for i, s in enumerate(d.steps, 1))
+            text = ":clipboard: *Manual steps* (not automated: do these by hand)\n" + steps
+            b.add(SectionBlock(block_id="honua-steps", text=_md(b.text(text, SECTION_TEXT))))
         if d.notes:
             notes = [_md(b.text(esc(n), CONTEXT_TEXT)) for n in d.notes[:CONTEXT_ELEMENTS]]
             b.truncated |= len(d.notes) > CONTEXT_ELEMENTS

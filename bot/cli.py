@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--token", help="webhook bearer token")
     demo.add_argument("--timeout", type=float, default=30.0)
     demo.set_defaults(func=cmd_demo)
+
+    from bot.cli_ops import add_commands
+
+    add_commands(sub, _settings)
     return parser
 
 

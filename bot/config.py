@@ -74,6 +74,21 @@ class Settings(BaseSettings):
     kubeconfig: Path | None = None
     kubernetes_host: str | None = None
 
+    # remediation: safety gates shared by replicas through the store
+    paused: bool = False  # kill switch for automatic actions (also `honua-bot pause`)
+    admin_token: SecretStr | None = None  # bearer token for /admin/*; unset: disabled
+    approval_ttl_seconds: float = Field(default=900.0, gt=0)
+    breaker_failures: int = Field(default=2, ge=1)
+    breaker_window_seconds: float = Field(default=86400.0, gt=0)
+    rule_runs_per_hour: int = Field(default=10, ge=1)
+    default_cooldown_seconds: float = Field(default=300.0, ge=0)
+    action_dedup_seconds: float = Field(default=120.0, ge=0)
+    action_timeout_seconds: float = Field(default=600.0, gt=0)
+    verify_interval_seconds: float = Field(default=30.0, gt=0)
+    max_replica_change: int = Field(default=5, ge=1)
+    max_replicas: int = Field(default=20, ge=1)
+    max_processes_per_action: int = Field(default=50, ge=1)
+
     # Slack (no bot token: the console notifier alone)
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None

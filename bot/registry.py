@@ -39,7 +39,7 @@ class Registry:
             if name in self._entries:
                 raise ValueError(f"{self.kind} {name!r} is registered twice")
             # a class (an action) is instantiated; its ``describe`` carries the model
-            impl = target() if inspect.isclass(target) else None
+            impl: Any = target() if inspect.isclass(target) else None
             func = impl.describe if impl is not None else target
             hints = get_type_hints(func)
             first = next(iter(inspect.signature(func).parameters))

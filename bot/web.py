@@ -11,6 +11,7 @@ from bot.engine.intake import IntakeError, accept, check_bearer
 from bot.engine.service import Service
 from bot.logs import get_logger
 from bot.models import IncidentStatus
+from bot.web_admin import routes as admin_routes
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)
@@ -133,6 +134,7 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
+    app.router.add_routes(admin_routes(service))
     if service.slack is not None:
         service.slack.mount(app)  # POST /slack/events
     if start_service:

@@ -93,9 +93,10 @@ def wait_for_sync(check: Callable[[], Any], timeout: float = 10.0, interval: flo
 class RedisServer:
     """A private redis-server on a free port, for tests that kill or corrupt Redis."""
 
-    def __init__(self) -> None:
+    def __init__(self, data_dir: Path | None = None) -> None:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self.data_dir = data_dir  # where SAVE/BGSAVE write; None: the working directory
 
     @property
     def url(self) -> str:
@@ -115,6 +116,7 @@ class RedisServer:
                 "",
                 "--appendonly",
                 "no",
+                *(["--dir", str(self.data_dir)] if self.data_dir else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

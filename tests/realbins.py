@@ -1,4 +1,5 @@
-"""Real Prometheus (Debian package `prometheus`) run on a free loopback port."""
+"""Real Prometheus and Alertmanager (Debian packages `prometheus`,
+`prometheus-alertmanager`) run on free loopback ports."""
 
 from __future__ import annotations
 
@@ -69,6 +70,73 @@ class PrometheusServer:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+        if hasattr(self, "log"):
+            self.log.close()
+        if self._dir:
+            self._dir.cleanup()
+
+
+class AlertmanagerServer:
+    """Real Alertmanager (Debian package `prometheus-alertmanager`) on a free loopback
+    port, with a temporary storage dir, no gossip and, unless given, a config that
+    routes everything to a receiver doing nothing (enough for the silences API)."""
+
+    NULL_CONFIG = "route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n"
+
+    def __init__(self, config: str | None = None) -> None:
+        self.config = config or self.NULL_CONFIG
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> AlertmanagerServer:
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        if binary is None:
+            raise RuntimeError(
+                "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
+            )
+        self._dir = tempfile.TemporaryDirectory(prefix="honua-am-")
+        root = Path(self._dir.name)
+        (root / "am.yml").write_text(self.config)
+        self.log = open(root / "alertmanager.log", "wb")
+        self.proc = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={root / 'am.yml'}",
+                f"--storage.path={root / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",  # no gossip: a single, private instance
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for_sync(self._ready, timeout=20)
+        return self
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            log = Path(self.log.name).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"alertmanager exited with {self.proc.returncode}: {log}")
+        try:
+            return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def silences(self) -> list[dict[str, object]]:
+        return list(httpx.get(f"{self.url}/api/v2/silences", timeout=5).json())
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         if hasattr(self, "log"):
             self.log.close()
         if self._dir:

@@ -20,6 +20,17 @@ from kubernetes_asyncio.config import ConfigException
 from bot.adapters.errors import AdapterError, NotConfigured
 
 DEFAULT_NAMESPACE = "honua-process-framework"
+FIELD_MANAGER = "honua-bot"  # how the bot's writes show in metadata.managedFields
+
+
+class KubeApiError(AdapterError):
+    """The API server answered with an error status; ``status`` and ``reason``
+    (``Forbidden``, ``Conflict``, ``Invalid``...) let actions pick their refusal."""
+
+    def __init__(self, message: str, status: int, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
 
 
 class KubernetesClient:
@@ -65,6 +76,9 @@ class KubernetesClient:
     async def apps(self) -> client.AppsV1Api:
         return client.AppsV1Api(await self.api())
 
+    async def storage(self) -> client.StorageV1Api:
+        return client.StorageV1Api(await self.api())
+
     async def call(
         self, request: Awaitable[Any], what: str, namespace: str, verb: str = "get"
     ) -> Any:
@@ -85,7 +99,9 @@ class KubernetesClient:
         finally:
             resp.release()
         if resp.status >= 400:
-            raise AdapterError(_describe(resp.status, body, what, namespace, verb))
+            raise KubeApiError(
+                _describe(resp.status, body, what, namespace, verb), resp.status, _reason(body)
+            )
         if "json" in resp.headers.get("Content-Type", ""):
             return json.loads(body)
         return body.decode("utf-8", "replace")
@@ -94,6 +110,14 @@ class KubernetesClient:
         if self._api is not None:
             await self._api.close()
             self._api = None
+
+
+def _reason(body: bytes) -> str:
+    try:
+        reason = json.loads(body).get("reason", "")
+    except (ValueError, AttributeError):
+        return ""
+    return reason if isinstance(reason, str) else ""
 
 
 def _describe(status: int, body: bytes, what: str, namespace: str, verb: str) -> str:

@@ -1,4 +1,6 @@
-"""The process framework's PostgreSQL (Runbook 8), read-only.
+"""The process framework's PostgreSQL (Runbook 8), read-only but for one thing:
+terminating idle sessions (``pg_terminate_backend``, a signal, which read-only
+transactions allow).
 
 A small asyncpg pool, created on first use (so the bot starts while the
 database is down), whose sessions are read-only (``default_transaction_read_only``)
@@ -50,6 +52,48 @@ WHERE state = 'idle'
   AND ($3::text IS NULL OR datname = $3)
 ORDER BY state_change
 """
+
+APPLICATION_NAME = "honua-bot"
+SESSION_STATES = ("idle", "idle in transaction", "idle in transaction (aborted)")
+
+# $1 older than (s), $2 state, $3 database (NULL: the bot's own), $4 user (NULL: any).
+# Never the bot: not this backend, nor any session named honua-bot (its pool, replicas).
+_SESSION_FILTER = f"""
+FROM pg_stat_activity
+WHERE backend_type = 'client backend'
+  AND state = $2
+  AND pid <> pg_backend_pid()
+  AND application_name IS DISTINCT FROM '{APPLICATION_NAME}'
+  AND state_change < statement_timestamp() - make_interval(secs => $1)
+  AND datname = coalesce($3::text, current_database())
+  AND ($4::text IS NULL OR usename = $4)
+"""
+
+_SESSIONS = f"""
+SELECT pid, usename, application_name, datname, state,
+       extract(epoch FROM statement_timestamp() - state_change)::float8 AS idle_seconds
+{_SESSION_FILTER}
+ORDER BY state_change
+"""
+
+# the same filter again, so a listed session that has since become active is spared
+_TERMINATE = f"""
+SELECT pid, pg_terminate_backend(pid) AS terminated
+{_SESSION_FILTER}
+  AND pid = ANY($5::int[])
+"""
+
+_ALIVE = "SELECT pid FROM pg_stat_activity WHERE pid = ANY($1::int[])"
+
+
+@dataclass(frozen=True)
+class Session:
+    pid: int
+    user: str | None
+    application: str | None
+    database: str | None
+    state: str
+    idle_seconds: float
 
 
 @dataclass(frozen=True)
@@ -142,6 +186,7 @@ class PostgresClient:
     ) -> None:
         self._dsn = dsn
         self.where = postgres_where(dsn)
+        self.database = dsn_parts(dsn)["database"]  # as configured; "" = the server's default
         self._password = dsn_parts(dsn)["password"]
         self.connect_timeout = connect_timeout
         self.command_timeout = command_timeout
@@ -162,7 +207,7 @@ class PostgresClient:
                         command_timeout=self.command_timeout,
                         statement_cache_size=0,  # PgBouncer-safe; the bot asks rarely
                         server_settings={
-                            "application_name": "honua-bot",
+                            "application_name": APPLICATION_NAME,
                             "default_transaction_read_only": "on",
                         },
                     )
@@ -240,6 +285,50 @@ class PostgresClient:
             )
             for r in rows
         ]
+
+    async def sessions(
+        self,
+        older_than_seconds: float,
+        state: str = "idle",
+        database: str | None = None,
+        user: str | None = None,
+    ) -> list[Session]:
+        """Client sessions (never the bot's) in ``state`` for longer than
+        ``older_than_seconds`` in ``database`` (default: the bot's), oldest first."""
+        rows = await self._fetch(_SESSIONS, float(older_than_seconds), state, database, user)
+        return [
+            Session(
+                pid=r["pid"],
+                user=r["usename"],
+                application=r["application_name"],
+                database=r["datname"],
+                state=r["state"],
+                idle_seconds=round(r["idle_seconds"], 1),
+            )
+            for r in rows
+        ]
+
+    async def terminate(
+        self,
+        pids: list[int],
+        older_than_seconds: float,
+        state: str = "idle",
+        database: str | None = None,
+        user: str | None = None,
+    ) -> list[int]:
+        """``pg_terminate_backend`` for those of ``pids`` that still match the filter;
+        the pids signalled."""
+        if not pids:
+            return []
+        rows = await self._fetch(
+            _TERMINATE, float(older_than_seconds), state, database, user, list(pids)
+        )
+        return [r["pid"] for r in rows if r["terminated"]]
+
+    async def alive(self, pids: list[int]) -> list[int]:
+        """Which of ``pids`` still have a backend (termination takes a moment)."""
+        rows = await self._fetch(_ALIVE, list(pids)) if pids else []
+        return [r["pid"] for r in rows]
 
     async def aclose(self) -> None:
         pool, self._pool = self._pool, None

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -235,6 +236,29 @@ class TargetRedisClient:
             connected_clients=_int(info, "connected_clients"),
             blocked_clients=_int(info, "blocked_clients"),
         )
+
+    async def bgsave(self) -> bool:
+        """Start a background save (BGSAVE). False when one is already running, in
+        which case the caller waits for that one instead of failing. Not SCHEDULE:
+        a save that only starts later could not be told apart from one that ended."""
+        with self._errors():
+            try:
+                await self._redis.bgsave(schedule=False)
+            except rexc.ResponseError as exc:
+                if "already in progress" in str(exc).lower():
+                    return False
+                raise
+        return True
+
+    async def lastsave(self) -> int:
+        """LASTSAVE: Unix time of the last successful save (one-second resolution)."""
+        with self._errors():
+            value = await self._redis.lastsave()
+        # redis-py turns the reply into a naive local datetime (fold set), which
+        # timestamp() maps back exactly; the server's own number is what is compared
+        if isinstance(value, datetime):
+            return int(value.timestamp())
+        return int(value or 0)
 
     async def dbsize(self) -> int:
         with self._errors():

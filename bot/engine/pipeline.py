@@ -36,6 +36,9 @@ from bot.store.lease import leased
 log = get_logger("pipeline")
 
 
+AUTO_STARTED = "auto-started"
+
+
 class Outcome(StrEnum):
     DONE = "done"  # nothing left to do for this alert: ack
     BUSY = "busy"  # another worker holds the incident: leave pending, it comes back
@@ -46,7 +49,10 @@ class PipelineConfig:
     probe_timeout: float = 5.0
     incident_ttl: int = 7 * 86400
     open_incident_ttl: int = 30 * 86400
-    lock_lease: float = 15.0  # renewed while held; frees a dead worker's incident quickly
+    lock_lease: float = 15.0
+    diagnosing_notice_after: float = (
+        1.5  # renewed while held; frees a dead worker's incident quickly
+    )
 
 
 class Pipeline:
@@ -71,12 +77,15 @@ class Pipeline:
         self.metrics = metrics
         self.config = config
         self.owner = owner
+        # called (outside the incident's lock) after a first diagnosis: auto mode
+        self.on_diagnosed: Callable[[Incident], None] | None = None
 
     async def handle(self, alert: Alert, external_url: str = "") -> Outcome:
         lock = f"incident:{alert.incident_id}"
         # One owner per call, not per process: the store's locks are re-entrant
         # for their owner, and the workers of one process share this pipeline.
         owner = f"{self.owner}/{uuid.uuid4().hex[:12]}"
+        auto: Incident | None = None
         async with leased(self.store, lock, owner, self.config.lock_lease) as held:
             if not held:
                 return Outcome.BUSY
@@ -86,7 +95,9 @@ class Pipeline:
                 if alert.status == "resolved":
                     await self._resolve(alert, external_url)
                 else:
-                    await self._fire(alert, external_url)
+                    auto = await self._fire(alert, external_url)
+        if auto is not None and self.on_diagnosed is not None:
+            self.on_diagnosed(auto)  # the engine takes the incident's lock itself
         return Outcome.DONE
 
     async def _save(self, incident: Incident) -> None:
@@ -98,7 +109,8 @@ class Pipeline:
         )
         await self.store.save_incident(incident, ttl)
 
-    async def _fire(self, alert: Alert, external_url: str) -> None:
+    async def _fire(self, alert: Alert, external_url: str) -> Incident | None:
+        """Open, diagnose and notify; the incident when its auto actions should start."""
         incident = await self.store.get_incident(alert.incident_id)
         if incident is None:
             incident = Incident.from_alert(alert, external_url)
@@ -110,13 +122,31 @@ class Pipeline:
         structlog.contextvars.bind_contextvars(rule=incident.rule or "")
         if incident.status is IncidentStatus.RESOLVED:
             log.info("firing notification for a resolved incident ignored (out of order)")
-            return
+            return None
         if incident.diagnosis is None:
-            await self._diagnose(incident, alert)
+            await self._diagnose_with_notice(incident, alert)
         if Event.DIAGNOSED.value not in incident.notified:
             await self.notifier.notify(incident, Event.DIAGNOSED)
             incident.notified.append(Event.DIAGNOSED.value)
             await self._save(incident)
+        d = incident.diagnosis
+        if AUTO_STARTED not in incident.notified and d and any(a.mode == "auto" for a in d.actions):
+            incident.notified.append(AUTO_STARTED)  # once per incident, even if redelivered
+            await self._save(incident)
+            return incident
+        return None
+
+    async def _diagnose_with_notice(self, incident: Incident, alert: Alert) -> None:
+        """A diagnosis that takes a while shows *Diagnosing* first; a quick one posts
+        once, already diagnosed (half the messages in a storm)."""
+        task = asyncio.ensure_future(self._diagnose(incident, alert))
+        done, _ = await asyncio.wait({task}, timeout=self.config.diagnosing_notice_after)
+        if not done:
+            try:
+                await self.notifier.notify(incident, Event.DIAGNOSING)
+            except Exception as exc:
+                log.warning("diagnosing notice not shown", error=str(exc))
+        await task
 
     async def _diagnose(self, incident: Incident, alert: Alert, count: bool = True) -> None:
         rule = self.rules().match(alert.labels)

@@ -45,7 +45,7 @@ class Decision:
 
 class IncidentRequests(Protocol):
     async def request_action(
-        self, incident_id: str, action: str, actor: Actor, nonce: str = ""
+        self, incident_id: str, action: str, actor: Actor, nonce: str = "", dry_run: bool = False
     ) -> Decision: ...
     async def acknowledge(self, incident_id: str, actor: Actor) -> Decision: ...
     async def rerun_diagnosis(self, incident_id: str, actor: Actor) -> Decision: ...
@@ -59,5 +59,10 @@ class ActionRunner(Protocol):
     its rule still defines it."""
 
     async def run(
-        self, incident: Incident, action: ProposedAction, actor: Actor, nonce: str
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        actor: Actor,
+        nonce: str = "",
+        dry_run: bool = False,
     ) -> Decision: ...

@@ -17,11 +17,12 @@ from bot.adapters.errors import AdapterError
 from bot.engine.pipeline import Pipeline
 from bot.engine.requests import ActionRunner, Actor, Decision, Verdict
 from bot.logs import get_logger
-from bot.models import Activity, Incident, IncidentStatus
+from bot.models import Activity, Incident, IncidentStatus, ProposedAction
 from bot.notify import Event, Notifier
 
 log = get_logger("requests")
 MAX_SILENCE_SECONDS = 7 * 86400
+UNDO_PREFIX = "undo-"
 
 
 def actor_ref(actor: Actor) -> str:
@@ -82,11 +83,13 @@ class EngineRequests:
 
     # IncidentRequests ---------------------------------------------------------------
     async def request_action(
-        self, incident_id: str, action: str, actor: Actor, nonce: str = ""
+        self, incident_id: str, action: str, actor: Actor, nonce: str = "", dry_run: bool = False
     ) -> Decision:
         incident, refused = await self._open(incident_id)
         if incident is None:
             return refused or _stale(incident_id)
+        if action.startswith(UNDO_PREFIX):
+            return await self._undo(incident, action, actor, nonce, dry_run)
         d = incident.diagnosis
         proposed = next((a for a in (d.actions if d else []) if a.name == action), None)
         if d is None or proposed is None:
@@ -111,7 +114,29 @@ class EngineRequests:
             return Decision(
                 Verdict.REFUSED, "remediation engine not enabled in this build", gate="engine"
             )
-        return await self.runner.run(incident, proposed, actor, nonce)
+        return await self.runner.run(incident, proposed, actor, nonce, dry_run)
+
+    async def _undo(
+        self, incident: Incident, action: str, actor: Actor, nonce: str, dry_run: bool
+    ) -> Decision:
+        """``undo-NAME`` reverses the last run of NAME that said how to undo it."""
+        original = action.removeprefix(UNDO_PREFIX)
+        run = next((r for r in reversed(incident.runs) if r.action == original and r.undo), None)
+        if run is None or run.undo is None:
+            return _stale(f"no run of {original} on incident {incident.id} can be undone")
+        if self.runner is None:
+            return Decision(
+                Verdict.REFUSED, "remediation engine not enabled in this build", gate="engine"
+            )
+        undo = ProposedAction(
+            name=action,
+            type=str(run.undo["type"]),
+            params=dict(run.undo.get("params") or {}),
+            confirm=True,
+            description=str(run.undo.get("description") or f"undo {original}"),
+            destructive=True,
+        )
+        return await self.runner.run(incident, undo, actor, nonce, dry_run)
 
     async def acknowledge(self, incident_id: str, actor: Actor) -> Decision:
         who = actor_ref(actor)

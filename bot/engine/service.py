@@ -12,6 +12,7 @@ from bot.config import Settings
 from bot.engine.pipeline import Pipeline, PipelineConfig
 from bot.engine.requests_impl import EngineRequests
 from bot.engine.rulebook import Rulebook
+from bot.engine.runner import ActionEngine, runner_config
 from bot.engine.worker import Worker
 from bot.logs import get_logger, register_secret
 from bot.metrics import Metrics
@@ -39,6 +40,7 @@ class Service:
             settings.redis_url,
             settings.target_redis_url,
             settings.postgres_dsn,
+            settings.admin_token,
         ):
             register_secret(secret.get_secret_value() if secret else None)
         self.settings = settings
@@ -71,7 +73,13 @@ class Service:
             owner=self.consumer,
         )
         self.alertmanager = self.adapters.alertmanager_client
-        self.requests = EngineRequests(self.pipeline, self.notifier, self.alertmanager)
+        self.engine = ActionEngine(
+            self.pipeline, actions, self.adapters, runner_config(settings), self.consumer
+        )
+        self.pipeline.on_diagnosed = self.engine.run_auto
+        self.requests = EngineRequests(
+            self.pipeline, self.notifier, self.alertmanager, runner=self.engine
+        )
         if self.slack is not None:
             self.slack.attach(self.requests)
         self.workers = [
@@ -116,6 +124,10 @@ class Service:
         await self.store.start()
         if self.slack is not None:
             await self.slack.start()
+        try:
+            await self.engine.recover()
+        except Exception as exc:  # reporting old runs must not stop the bot
+            log.warning("could not check for interrupted actions", error=str(exc))
         # every worker reclaims (a stuck one must not stall recovery), often enough
         # for the configured idle time, at jittered moments
         reclaim_every = max(0.2, min(5.0, self.settings.claim_idle_seconds / 4))
@@ -155,6 +167,7 @@ class Service:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.engine.aclose()
         if self.slack is not None:
             await self.slack.aclose()
         await self.adapters.aclose()

@@ -74,8 +74,13 @@ class ActionRun(BaseModel):
 
     action: str
     actor: str = ""  # "slack:U123", "cli:alice", "auto"
-    state: Literal["running", "verified", "failed"] = "running"
+    # running → verifying → verified | failed; done: ran, nothing to verify against;
+    # unknown: the bot stopped mid-action, so nobody knows what happened
+    state: Literal["running", "verifying", "verified", "failed", "done", "unknown"] = "running"
     detail: str = ""
+    run_id: str = ""
+    target: str = ""
+    undo: dict[str, Any] | None = None  # {"type", "params", "description"} when reversible
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 

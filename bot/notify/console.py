@@ -62,4 +62,6 @@ class ConsoleNotifier:
         self.console = Console(file=stream, width=width, soft_wrap=False)
 
     async def notify(self, incident: Incident, event: Event) -> None:
+        if event is Event.DIAGNOSING:
+            return  # the console is a log: it shows what the diagnosis found
         self.console.print(render_incident(incident, event))

@@ -22,6 +22,9 @@ class MemoryStore:
         self._locks: dict[str, tuple[str, float]] = {}
         self._values: dict[str, tuple[str, float | None]] = {}
         self.dead: list[tuple[QueueEntry, str]] = []
+        self._audit: list[tuple[str, dict[str, str]]] = []
+        self._audit_last = (0, -1)
+        self._audit_max = 10_000
 
     async def start(self) -> None:
         return None
@@ -146,6 +149,21 @@ class MemoryStore:
 
     async def delete_value(self, key: str) -> None:
         self._values.pop(key, None)
+
+    async def append_audit(self, fields: dict[str, str]) -> str:
+        now = int(time.time() * 1000)
+        last_ms, last_seq = self._audit_last
+        seq = last_seq + 1 if now <= last_ms else 0
+        now = max(now, last_ms)
+        self._audit_last = (now, seq)
+        entry_id = f"{now}-{seq}"
+        self._audit.append((entry_id, dict(fields)))
+        del self._audit[: -self._audit_max]
+        return entry_id
+
+    async def read_audit(self, since_ms: int, count: int) -> list[tuple[str, dict[str, str]]]:
+        rows = [(i, f) for i, f in self._audit if int(i.split("-")[0]) >= since_ms]
+        return rows[:count]
 
     async def incr(self, key: str, ttl_seconds: float | None = None) -> int:
         current = self._live(key)

@@ -16,6 +16,8 @@ from bot.store.base import QueueEntry, StoreUnavailable
 PREFIX = "honua-bot"
 STREAM = f"{PREFIX}:alerts"
 DEAD = f"{PREFIX}:alerts:dead"
+AUDIT = f"{PREFIX}:audit"
+AUDIT_MAXLEN = 100_000
 GROUP = "workers"
 log = get_logger("store")
 INDEX = f"{PREFIX}:incidents"
@@ -284,6 +286,18 @@ class RedisStore:
 
     async def delete_value(self, key: str) -> None:
         await self._call(self.client.delete(f"{PREFIX}:v:{key}"))
+
+    async def append_audit(self, fields: dict[str, str]) -> str:
+        entry = await self._call(
+            self.client.xadd(AUDIT, dict(fields.items()), maxlen=AUDIT_MAXLEN, approximate=True)
+        )
+        return str(entry.decode() if isinstance(entry, bytes) else entry)
+
+    async def read_audit(self, since_ms: int, count: int) -> list[tuple[str, dict[str, str]]]:
+        rows = await self._call(self.client.xrange(AUDIT, min=f"{since_ms}-0", count=count))
+        return [
+            (eid.decode(), {k.decode(): v.decode() for k, v in data.items()}) for eid, data in rows
+        ]
 
     async def incr(self, key: str, ttl_seconds: float | None = None) -> int:
         full = f"{PREFIX}:v:{key}"

@@ -184,6 +184,17 @@ class ResilientStore:
             lambda: self.fallback.incr(key, ttl_seconds),
         )
 
+    async def append_audit(self, fields: dict[str, str]) -> str:
+        return await self._try(
+            lambda: self.primary.append_audit(fields), lambda: self.fallback.append_audit(fields)
+        )
+
+    async def read_audit(self, since_ms: int, count: int) -> list[tuple[str, dict[str, str]]]:
+        return await self._try(
+            lambda: self.primary.read_audit(since_ms, count),
+            lambda: self.fallback.read_audit(since_ms, count),
+        )
+
 
 async def _empty() -> list[Incident]:
     return []

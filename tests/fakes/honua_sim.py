@@ -85,6 +85,7 @@ class Simulator:
         self.primary_provider = "openai"
         self.cancel_delay = 0.5  # seconds from Cancelling to Cancelled
         self.cancel_hangs = False  # graceful cancel never completes (force needed)
+        self.cancel_requests: list[tuple[str, bool]] = []  # (process id, force) as asked
         self.processes: dict[str, dict[str, Any]] = {}
         self.registry = CollectorRegistry()
         r = self.registry
@@ -264,6 +265,7 @@ class Simulator:
 
     def cancel(self, pid: str, force: bool) -> dict[str, Any]:
         proc = self.processes[pid]
+        self.cancel_requests.append((pid, force))
         if proc["status"] not in ("Running", "Cancelling", "Pending"):
             raise web.HTTPConflict(text=json.dumps({"error": f"process is {proc['status']}"}))
         if force:
@@ -339,7 +341,13 @@ async def get_process(request: web.Request) -> web.Response:
 
 
 async def create_process(request: web.Request) -> web.Response:
-    body = await request.json()
+    """Runbook 2, Option 1: ``POST /api/processes {processType, input}``."""
+    try:
+        body = await request.json()
+    except ValueError:
+        return web.json_response({"error": "body is not JSON"}, status=400)
+    if not isinstance(body, dict) or not isinstance(body.get("processType", ""), str):
+        return web.json_response({"error": "expected {processType, input}"}, status=400)
     sim = request.app[SIM]
     proc = sim.start_process(body.get("processType"), body.get("input"))
     asyncio.get_running_loop().call_later(0.5, sim.finish_process, proc["processId"])
@@ -366,6 +374,7 @@ async def mark_cleaned_up(request: web.Request) -> web.Response:
     if proc["status"] not in ("Cancelled", "Failed"):
         return web.json_response({"error": f"process is {proc['status']}"}, status=409)
     proc["cleanedUp"] = True
+    request.app[SIM]._touch(proc)
     return web.json_response(Simulator.public(proc))
 
 

@@ -557,7 +557,7 @@ async def test_latency_and_injected_errors(fake: FakeKube, core: CoreV1Api) -> N
 async def test_discovery(client: ApiClient) -> None:
     assert (await VersionApi(client).get_code()).major == "1"
     groups = await ApisApi(client).get_api_versions()
-    assert [g.name for g in groups.groups] == ["apps"]
+    assert [g.name for g in groups.groups] == ["apps", "storage.k8s.io"]
     resources = {r.name for r in (await AppsV1Api(client).get_api_resources()).resources}
     assert {"deployments", "deployments/scale", "statefulsets/scale", "replicasets"} <= resources
 

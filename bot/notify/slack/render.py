@@ -102,7 +102,14 @@ def lifecycle(incident: Incident, event: Event | None = None) -> Lifecycle:
         return Lifecycle(State.DIAGNOSING)
     if incident.runs:
         run = incident.runs[-1]
-        state = {"running": State.RUNNING, "verified": State.VERIFIED, "failed": State.FAILED}
+        state = {
+            "running": State.RUNNING,
+            "verifying": State.RUNNING,
+            "verified": State.VERIFIED,
+            "done": State.VERIFIED,
+            "failed": State.FAILED,
+            "unknown": State.FAILED,
+        }
         return Lifecycle(state[run.state], run.action, run.actor)
     return Lifecycle(State.AWAITING)
 

@@ -56,6 +56,10 @@ def apply_defaults(r: Resource, obj: dict[str, Any]) -> None:
         obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
         obj.setdefault("status", {}).setdefault("phase", "Active")
         return
+    if r.plural == "storageclasses":
+        obj.setdefault("reclaimPolicy", "Delete")
+        obj.setdefault("volumeBindingMode", "Immediate")
+        return
     if r.plural == "persistentvolumeclaims" and isinstance(spec, dict):
         spec.setdefault("volumeMode", "Filesystem")
         spec.setdefault("accessModes", ["ReadWriteOnce"])

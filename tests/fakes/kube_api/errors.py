@@ -111,6 +111,13 @@ def forbidden(
     return KubeError(403, "Forbidden", message, _details(r, name))
 
 
+def forbidden_by_admission(r: Resource, name: str, why: str) -> KubeError:
+    """403 from an admission plugin (not RBAC): ``<resource> "<name>" is forbidden: why``."""
+    return KubeError(
+        403, "Forbidden", f'{r.qualified} "{name}" is forbidden: {why}', _details(r, name)
+    )
+
+
 def invalid(kind_name: str, group: str, name: str, causes: list[tuple[str, str]]) -> KubeError:
     """422 Invalid; ``causes`` is ``[(field, "Invalid value: ...: why"), ...]``."""
     qualified = f"{kind_name}.{group}" if group else kind_name

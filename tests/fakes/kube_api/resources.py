@@ -86,6 +86,13 @@ RESOURCES: tuple[Resource, ...] = (
         has_status=True,
         short_names=("rs",),
     ),
+    Resource(
+        "storageclasses",
+        "StorageClass",
+        group="storage.k8s.io",
+        namespaced=False,
+        short_names=("sc",),
+    ),
 )
 
 BY_PLURAL: dict[str, Resource] = {r.plural: r for r in RESOURCES}
@@ -93,6 +100,7 @@ BY_KIND: dict[str, Resource] = {r.kind: r for r in RESOURCES}
 GROUP_VERSIONS: dict[str, tuple[str, ...]] = {
     "": ("v1",),
     "apps": ("v1",),
+    "storage.k8s.io": ("v1",),
 }
 
 

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from tests.fakes.kube_api.errors import KubeError, bad_request, method_not_allowed, no_such_path
 from tests.fakes.kube_api.fake import FakeKube
+from tests.fakes.kube_api.managed import manager_from_user_agent
 from tests.fakes.kube_api.patching import STRATEGIC
 from tests.fakes.kube_api.resources import (
     BY_PLURAL,
@@ -147,6 +148,7 @@ async def _dispatch(
     sub: str | None,
 ) -> tuple[int, Any]:
     q, method = request.query, request.method
+    manager = q.get("fieldManager") or manager_from_user_agent(request.headers.get("User-Agent"))
     if method == "GET":
         if name is None:
             verb = "watch" if _bool(q.get("watch")) else "list"
@@ -183,7 +185,7 @@ async def _dispatch(
             raise method_not_allowed()
         fake.authorize("create", r, ns, None)
         body = await _json_body(request)
-        return 201, fake.create(r, body, ns, _dry_run(q))
+        return 201, fake.create(r, body, ns, _dry_run(q), manager)
     if method == "DELETE":
         body = await _json_body(request, required=False)
         dry = _dry_run(q, body)
@@ -210,9 +212,9 @@ async def _dispatch(
     fake.authorize(verb, r, ns, name, sub)
     body = await _json_body(request)
     if method == "PUT":
-        return 200, fake.replace(r, ns, name, body, _dry_run(q), sub)
+        return 200, fake.replace(r, ns, name, body, _dry_run(q), sub, manager)
     content_type = request.headers.get("Content-Type", STRATEGIC)
-    return 200, fake.patch(r, ns, name, body, content_type, _dry_run(q), sub)
+    return 200, fake.patch(r, ns, name, body, content_type, _dry_run(q), sub, manager)
 
 
 def _root_discovery(root: str, request: web.Request) -> dict[str, Any]:

@@ -14,6 +14,7 @@ DEPLOYMENT = "honua-process-framework"
 IMAGE = "honua/process-framework:1.4.2"
 PREVIOUS_IMAGE = "honua/process-framework:1.4.1"
 APP_LABELS = {"app": DEPLOYMENT}
+APPLY = "kubectl-client-side-apply"  # the field manager of `kubectl apply`
 
 APPSETTINGS_YAML = """\
 # Honua Process Framework settings (mounted at /app/config/appsettings.yaml).
@@ -183,6 +184,16 @@ def seed_honua(fake: FakeKube) -> FakeKube:
             "namespaces",
             {"metadata": {"name": NAMESPACE, "labels": {"kubernetes.io/metadata.name": NAMESPACE}}},
         )
+        # expandable, as managed clusters' default classes are (Runbook 3 expands the PVC)
+        fake.create(
+            "storageclasses",
+            {
+                "metadata": {"name": "standard"},
+                "provisioner": "disk.csi.azure.com",
+                "allowVolumeExpansion": True,
+            },
+            manager=APPLY,
+        )
         fake.create(
             "configmaps",
             {
@@ -193,15 +204,19 @@ def seed_honua(fake: FakeKube) -> FakeKube:
                 },
                 "data": {"appsettings.yaml": APPSETTINGS_YAML, "LOG_LEVEL": "Information"},
             },
+            manager=APPLY,
         )
-        fake.create("statefulsets", _redis(), NAMESPACE)
-        fake.create("deployments", _deployment(PREVIOUS_IMAGE, "deploy 1.4.1"), NAMESPACE)
+        fake.create("statefulsets", _redis(), NAMESPACE, manager=APPLY)
+        fake.create(
+            "deployments", _deployment(PREVIOUS_IMAGE, "deploy 1.4.1"), NAMESPACE, manager=APPLY
+        )
         _backdate(fake, 3 * 86400)
         fake.replace(
             "deployments",
             NAMESPACE,
             DEPLOYMENT,
             _deployment(IMAGE, "deploy 1.4.2 (faster metadata step)"),
+            manager=APPLY,
         )
         _backdate(fake, 2 * 3600, only_new=True)
         for pod in fake.store.items(lookup("pods"), NAMESPACE):
@@ -234,6 +249,8 @@ def _backdate(fake: FakeKube, seconds: float, only_new: bool = False) -> None:
             if only_new and obj["metadata"]["creationTimestamp"] < ago(60):
                 continue
             obj["metadata"]["creationTimestamp"] = stamp
+            for entry in obj["metadata"].get("managedFields") or []:
+                entry["time"] = stamp
             for key in ("startTime",):
                 if key in (obj.get("status") or {}):
                     obj["status"][key] = stamp

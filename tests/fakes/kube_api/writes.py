@@ -14,10 +14,12 @@ from tests.fakes.kube_api.errors import (
     already_exists,
     bad_request,
     conflict,
+    forbidden_by_admission,
     namespace_not_found,
     precondition_failed,
     success,
 )
+from tests.fakes.kube_api.managed import update_managed_fields
 from tests.fakes.kube_api.patching import STRATEGIC, apply_patch
 from tests.fakes.kube_api.resources import Resource
 from tests.fakes.kube_api.scale import scale_of
@@ -25,6 +27,7 @@ from tests.fakes.kube_api.store import clone, iso, now
 from tests.fakes.kube_api.validation import (
     check_name_matches,
     ensure_kind,
+    parse_quantity,
     validate,
     validate_scale,
 )
@@ -40,7 +43,12 @@ class KubeApi(KubeCore):
 
     # writes --------------------------------------------------------------------------
     def create(
-        self, resource: ResourceLike, body: Any, namespace: str | None = None, dry_run: bool = False
+        self,
+        resource: ResourceLike,
+        body: Any,
+        namespace: str | None = None,
+        dry_run: bool = False,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         r = as_resource(resource)
         ensure_kind(r, body)
@@ -63,6 +71,8 @@ class KubeApi(KubeCore):
                 obj["status"] = {}
             apply_defaults(r, obj)
             validate(r, obj, None)
+            obj["metadata"].pop("managedFields", None)
+            update_managed_fields(None, obj, manager or "kubectl-create", r.api_version)
             if r.plural == "pods":
                 self.runtime.schedule(obj, len(self.store.items(r)))
                 obj["status"] = self.runtime.status_for(obj, "ready")
@@ -85,15 +95,16 @@ class KubeApi(KubeCore):
         body: Any,
         dry_run: bool = False,
         subresource: str | None = None,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         r = as_resource(resource)
         with self._lock:
             old = self._existing(r, namespace, name)
             if subresource == "scale":
-                return self._write_scale(r, old, body, dry_run)
+                return self._write_scale(r, old, body, dry_run, manager)
             ensure_kind(r, body)
             check_name_matches(r, body, name, namespace)
-            return self._write(r, old, clone(body), dry_run, subresource)
+            return self._write(r, old, clone(body), dry_run, subresource, manager)
 
     def patch(
         self,
@@ -104,16 +115,17 @@ class KubeApi(KubeCore):
         content_type: str = STRATEGIC,
         dry_run: bool = False,
         subresource: str | None = None,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         r = as_resource(resource)
         with self._lock:
             old = self._existing(r, namespace, name)
             if subresource == "scale":
                 patched = apply_patch(content_type, scale_of(r, old), body)
-                return self._write_scale(r, old, patched, dry_run)
+                return self._write_scale(r, old, patched, dry_run, manager)
             patched = apply_patch(content_type, clone(old), body)
             check_name_matches(r, patched, name, namespace)
-            return self._write(r, old, patched, dry_run, subresource)
+            return self._write(r, old, patched, dry_run, subresource, manager)
 
     def _write(
         self,
@@ -122,6 +134,8 @@ class KubeApi(KubeCore):
         new: dict[str, Any],
         dry_run: bool,
         subresource: str | None,
+        manager: str | None = None,
+        managed_as: str | None = None,
     ) -> dict[str, Any]:
         meta = new.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -148,8 +162,15 @@ class KubeApi(KubeCore):
                 new.pop("status", None)
         apply_defaults(r, new)
         validate(r, new, old)
+        if r.plural == "persistentvolumeclaims":
+            self._admit_pvc_resize(old, new)
         if r.tracks_generation and new.get("spec") != old.get("spec"):
             meta["generation"] = old["metadata"].get("generation", 1) + 1
+        # the server keeps managedFields itself; what a body carries is not trusted
+        meta.pop("managedFields", None)
+        update_managed_fields(
+            old, new, manager or "kubectl-edit", r.api_version, managed_as or subresource
+        )
         if new == old or dry_run:  # a no-op update writes nothing, as on a real server
             return clone(new)
         stored = self.store.put(r, new)
@@ -157,8 +178,32 @@ class KubeApi(KubeCore):
         self.controllers.after_write(r.plural, stored)
         return result
 
+    def _admit_pvc_resize(self, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """The PersistentVolumeClaimResize admission plugin: a claim grows only when
+        its StorageClass exists and sets allowVolumeExpansion."""
+
+        def storage(obj: dict[str, Any]) -> Any:
+            return ((obj["spec"].get("resources") or {}).get("requests") or {}).get("storage")
+
+        if storage(old) is None or parse_quantity(storage(new)) <= parse_quantity(storage(old)):
+            return
+        class_name = new["spec"].get("storageClassName")
+        sc = self.store.get(as_resource("storageclasses"), None, class_name) if class_name else None
+        if not (sc or {}).get("allowVolumeExpansion"):
+            raise forbidden_by_admission(
+                as_resource("persistentvolumeclaims"),
+                old["metadata"]["name"],
+                "only dynamically provisioned pvc can be resized and the storageclass that "
+                "provisions the pvc must support resize",
+            )
+
     def _write_scale(
-        self, r: Resource, old: dict[str, Any], scale: Any, dry_run: bool
+        self,
+        r: Resource,
+        old: dict[str, Any],
+        scale: Any,
+        dry_run: bool,
+        manager: str | None = None,
     ) -> dict[str, Any]:
         if not isinstance(scale, dict):
             raise bad_request('Scale in version "v1" cannot be handled as a Scale')
@@ -171,7 +216,7 @@ class KubeApi(KubeCore):
         validate_scale(name, replicas)
         new = clone(old)
         new["spec"]["replicas"] = replicas
-        return scale_of(r, self._write(r, old, new, dry_run, None))
+        return scale_of(r, self._write(r, old, new, dry_run, None, manager, "scale"))
 
     def delete(
         self,

@@ -1,0 +1,498 @@
+"""The remediation engine: every action, from a button, the CLI or auto mode,
+goes through the same sequence::
+
+    params (templated, validated) ▶ kill switch / approvals ▶ once-only lock
+    ▶ plan (server-side dry run) ▶ cooldown / hourly cap / breaker ▶ audit "started"
+    ▶ execute ▶ audit outcome ▶ verify (background) ▶ breaker ▶ notify
+
+Every refusal names its gate. The incident records the run (``Incident.runs``)
+and a timeline line per step, which the notifiers show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.actions.base import ActionContext, Limits, Outcome, Plan, Refused
+from bot.adapters import Adapters
+from bot.adapters.errors import AdapterError
+from bot.config import Settings
+from bot.engine.audit import AuditEntry, AuditLog, unfinished_runs
+from bot.engine.pipeline import Pipeline
+from bot.engine.requests import Actor, Decision, Verdict
+from bot.engine.run_records import RunRecorder
+from bot.engine.safety import GateConfig, SafetyState, duration_words
+from bot.engine.verify import verify
+from bot.logs import get_logger
+from bot.models import Incident, ProposedAction
+from bot.registry import Registry
+from bot.rules import templates
+from bot.rules.schema import ActionOptions, Rule
+from bot.store.lease import leased
+
+log = get_logger("runner")
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    gates: GateConfig = field(default_factory=GateConfig)
+    limits: Limits = field(default_factory=Limits)
+    dedup_seconds: float = 120.0
+    action_timeout: float = 600.0
+    verify_interval: float = 30.0
+    poll_interval: float = 1.0
+
+
+def runner_config(settings: Settings) -> RunnerConfig:
+    s = settings
+    return RunnerConfig(
+        gates=GateConfig(
+            paused=s.paused,
+            approval_ttl=s.approval_ttl_seconds,
+            breaker_failures=s.breaker_failures,
+            breaker_window=s.breaker_window_seconds,
+            rule_runs_per_hour=s.rule_runs_per_hour,
+            default_cooldown=s.default_cooldown_seconds,
+        ),
+        limits=Limits(s.max_replica_change, s.max_replicas, s.max_processes_per_action),
+        dedup_seconds=s.action_dedup_seconds,
+        action_timeout=s.action_timeout_seconds,
+        verify_interval=s.verify_interval_seconds,
+    )
+
+
+def actor_ref(actor: Actor) -> str:
+    return "auto" if actor.source == "auto" else f"{actor.source}:{actor.id}"
+
+
+def action_scope(incident: Incident) -> dict[str, Any]:
+    """What an action's params may template over: the alert and the findings."""
+    scope: dict[str, Any] = {
+        "labels": dict(incident.labels),
+        "annotations": dict(incident.annotations),
+        "incident": {"id": incident.id, "alertname": incident.alertname},
+    }
+    if incident.diagnosis is not None:
+        scope.update({n: f.as_cel_value() for n, f in incident.diagnosis.findings.items()})
+    return scope
+
+
+def render_action_params(
+    params: dict[str, Any], scope: dict[str, Any], late: frozenset[str]
+) -> dict[str, Any]:
+    return {k: v if k in late else templates.render_params(v, scope) for k, v in params.items()}
+
+
+class ActionEngine:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        registry: Registry,
+        adapters: Adapters,
+        config: RunnerConfig,
+        owner: str,
+    ) -> None:
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.registry = registry
+        self.adapters = adapters
+        self.config = config
+        self.owner = owner
+        self.safety = SafetyState(self.store, config.gates)
+        self.audit = AuditLog(self.store)
+        self.records = RunRecorder(pipeline)
+        self._background: set[asyncio.Task[None]] = set()
+
+    # ActionRunner -------------------------------------------------------------------
+    async def run(
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        actor: Actor,
+        nonce: str = "",
+        dry_run: bool = False,
+    ) -> Decision:
+        who = actor_ref(actor)
+        base = AuditEntry(
+            event="requested",
+            incident=incident.id,
+            rule=incident.rule or "",
+            action=action.name,
+            type=action.type,
+            actor=who,
+        )
+        try:
+            return await self._run(incident, action, actor, who, nonce, dry_run, base)
+        except Exception as exc:  # an engine bug must answer, be audited and not crash
+            log.exception("action run crashed", incident=incident.id, action=action.name)
+            return await self._refuse(
+                base, "engine", f"internal error: {type(exc).__name__}: {exc}"
+            )
+
+    async def _refuse(
+        self, base: AuditEntry, gate: str, message: str, plan: Plan | None = None
+    ) -> Decision:
+        entry = base.model_copy(update={"event": "refused", "gate": gate, "message": message})
+        if plan is not None:
+            entry = entry.model_copy(update={"target": plan.target, "plan": plan.lines()})
+        await self.audit.record(entry)
+        return Decision(Verdict.REFUSED, message, gate=gate)
+
+    async def _run(
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        actor: Actor,
+        who: str,
+        nonce: str,
+        dry_run: bool,
+        base: AuditEntry,
+    ) -> Decision:
+        entry = self.registry.get(action.type)
+        impl = entry.impl if entry else None
+        if entry is None or impl is None:
+            return await self._refuse(
+                base, "engine", f"action type {action.type} cannot be executed by this build"
+            )
+        rule = self.pipeline.rules().get(incident.rule) if incident.rule else None
+        options = self._options(rule, action)
+        raw = render_action_params(action.params, action_scope(incident), impl.late_templates)
+        try:
+            params = entry.params_model.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            return await self._refuse(
+                base, "input", f"params of {action.name} after templating: {where}: {err['msg']}"
+            )
+        auto = actor.source == "auto"
+        if auto:
+            paused = await self.safety.paused()
+            if paused:
+                return await self._refuse(base, "paused", f"automatic actions are {paused}")
+            if options.approvals > 1:
+                return await self._refuse(
+                    base, "approvals", f"{action.name} needs {options.approvals} people's approval"
+                )
+        lock = f"action:{incident.id}:{action.name}"
+        if options.approvals > 1 and not dry_run:
+            waiting = await self._approve(incident, action, who, options.approvals, lock, base)
+            if waiting is not None:
+                return waiting
+        async with leased(self.store, lock, f"{self.owner}/{uuid.uuid4().hex[:8]}") as held:
+            if not held:
+                msg = f"{action.name} is already running for incident {incident.id}"
+                await self.audit.record(
+                    base.model_copy(update={"event": "duplicate", "message": msg})
+                )
+                return Decision(Verdict.DUPLICATE, msg)
+            once = f"action:once:{incident.id}:{action.name}:{nonce}"
+            if nonce and not dry_run:
+                fresh = await self.store.set_value(
+                    once, who, self.config.dedup_seconds, only_if_absent=True
+                )
+                if not fresh:
+                    msg = f"{action.name} already ran from this button moments ago"
+                    await self.audit.record(
+                        base.model_copy(update={"event": "duplicate", "message": msg})
+                    )
+                    return Decision(Verdict.DUPLICATE, msg)
+            ctx = ActionContext(
+                self.adapters,
+                incident.id,
+                dict(incident.labels),
+                who,
+                dry_run,
+                self.config.limits,
+                self.store,
+                self.config.poll_interval,
+            )
+            try:
+                plan = await asyncio.wait_for(impl.plan(params, ctx), self.config.action_timeout)
+            except Refused as exc:
+                await self._forget(once, nonce)
+                return await self._refuse(base, exc.gate, exc.message)
+            except (AdapterError, TimeoutError) as exc:
+                await self._forget(once, nonce)
+                return await self._refuse(base, "target", f"could not plan: {exc or 'timed out'}")
+            gate, why = await self._target_gates(rule, action, options, plan, auto)
+            if dry_run:
+                return await self._dry_run(base, plan, gate, why)
+            if gate:
+                await self._forget(once, nonce)
+                return await self._refuse(base, gate, why, plan)
+            return await self._execute(
+                incident, action, options, impl, params, ctx, plan, who, base
+            )
+
+    def _options(self, rule: Rule | None, action: ProposedAction) -> ActionOptions:
+        call = rule.actions.get(action.name) if rule else None
+        if call is not None:
+            return call.options
+        # an undo offered after a run: manual, confirmed, no extra approvals
+        return ActionOptions(mode="manual", confirm=True)
+
+    async def _forget(self, once: str, nonce: str) -> None:
+        """A refused click may be retried later (after a cooldown, say)."""
+        if nonce:
+            await self.store.delete_value(once)
+
+    async def _approve(
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        who: str,
+        needed: int,
+        lock: str,
+        base: AuditEntry,
+    ) -> Decision | None:
+        """Record ``who``'s approval; a Decision while more people must approve."""
+        owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+        async with leased(self.store, f"{lock}:approvals", owner) as held:
+            if not held:
+                return Decision(Verdict.DUPLICATE, "another approval is being recorded; try again")
+            approvals = await self.safety.approve(incident.id, action.name, who)
+        if len(approvals) >= needed:
+            return None
+        names = ", ".join(a.who for a in approvals)
+        ttl = duration_words(self.config.gates.approval_ttl)
+        msg = (
+            f"{action.name} needs {needed} approvals from different people; "
+            f"{len(approvals)} so far ({names}). Another person must approve within {ttl}."
+        )
+        await self.audit.record(base.model_copy(update={"event": "needs_approval", "message": msg}))
+        await self.records.note(
+            incident.id, f"approved `{action.name}` ({len(approvals)}/{needed})", who
+        )
+        return Decision(Verdict.NEEDS_APPROVAL, msg, gate="approvals")
+
+    async def _target_gates(
+        self,
+        rule: Rule | None,
+        action: ProposedAction,
+        options: ActionOptions,
+        plan: Plan,
+        auto: bool,
+    ) -> tuple[str, str]:
+        remaining = await self.safety.cooldown_remaining(action.type, plan.target)
+        if remaining > 0:
+            return "cooldown", (
+                f"{plan.target} was acted on by {action.type} recently; "
+                f"cooldown_remaining {duration_words(remaining)}"
+            )
+        rule_name = rule.name if rule else ""
+        if options.max_per_hour is not None:
+            runs = await self.safety.runs_this_hour(rule_name, action.name)
+            if runs >= options.max_per_hour:
+                return "rate_limit", (
+                    f"{action.name} already ran {runs} times this hour "
+                    f"(max_per_hour {options.max_per_hour})"
+                )
+        runs = await self.safety.runs_this_hour(rule_name)
+        if runs >= self.config.gates.rule_runs_per_hour:
+            return "rate_limit", (
+                f"rule {rule_name} already ran {runs} actions this hour "
+                f"(HONUA_BOT_RULE_RUNS_PER_HOUR={self.config.gates.rule_runs_per_hour})"
+            )
+        failures = await self.safety.breaker_failures(action.type, plan.target)
+        if auto and failures >= self.config.gates.breaker_failures:
+            return "circuit_breaker", (
+                f"{action.type} on {plan.target} failed verification {failures} times; "
+                "automatic runs stopped, a human must decide"
+            )
+        return "", ""
+
+    async def _dry_run(self, base: AuditEntry, plan: Plan, gate: str, why: str) -> Decision:
+        lines = plan.lines()
+        note = f" It would be refused now (gate {gate}): {why}" if gate else ""
+        msg = f"Dry run, nothing changed: {plan.summary}.{note}"
+        await self.audit.record(
+            base.model_copy(
+                update={"event": "dry_run", "target": plan.target, "plan": lines, "message": msg}
+            )
+        )
+        return Decision(
+            Verdict.DONE, msg, gate=gate, details={"plan": lines, "target": plan.target}
+        )
+
+    async def _execute(
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        options: ActionOptions,
+        impl: Any,
+        params: Any,
+        ctx: ActionContext,
+        plan: Plan,
+        who: str,
+        base: AuditEntry,
+    ) -> Decision:
+        rule_name = incident.rule or ""
+        cooldown = (
+            options.cooldown if options.cooldown is not None else self.config.gates.default_cooldown
+        )
+        await self.safety.start_cooldown(action.type, plan.target, cooldown)
+        await self.safety.count_run(rule_name, action.name)
+        run_id = uuid.uuid4().hex[:12]
+        started = base.model_copy(
+            update={"event": "started", "run": run_id, "target": plan.target, "plan": plan.lines()}
+        )
+        await self.audit.record(started)
+        await self.records.started(incident.id, action.name, who, run_id, plan)
+        t0 = time.perf_counter()
+        try:
+            outcome = await asyncio.wait_for(
+                impl.execute(params, ctx, plan), self.config.action_timeout
+            )
+        except Refused as exc:
+            outcome = Outcome(False, f"refused by {exc.gate}: {exc.message}")
+        except (AdapterError, TimeoutError) as exc:
+            outcome = Outcome(
+                False, str(exc) or f"timed out after {self.config.action_timeout:g} s"
+            )
+        except Exception as exc:
+            log.exception("action crashed", action=action.name, incident=incident.id)
+            outcome = Outcome(False, f"action error: {type(exc).__name__}: {exc}")
+        ms = (time.perf_counter() - t0) * 1000
+        await self.audit.record(
+            started.model_copy(
+                update={
+                    "event": "succeeded" if outcome.ok else "failed",
+                    "message": outcome.message,
+                    "duration_ms": round(ms, 1),
+                    "plan": [c.text() for c in outcome.changes] or started.plan,
+                }
+            )
+        )
+        await self.safety.clear_approvals(incident.id, action.name)
+        if not outcome.ok:
+            await self.safety.record_verification(action.type, plan.target, ok=False)
+            await self.records.finished(incident.id, run_id, "failed", outcome)
+            return Decision(
+                Verdict.REFUSED, f"{action.name} failed: {outcome.message}", gate="execution"
+            )
+        rule = self.pipeline.rules().get(rule_name) if rule_name else None
+        if rule is None or not rule.validation:
+            await self.records.finished(incident.id, run_id, "done", outcome)
+            return Decision(Verdict.DONE, f"{action.name}: {outcome.message}")
+        if self.adapters.prometheus_client is None:
+            outcome.message += " (not verified: HONUA_BOT_PROMETHEUS_URL is not set)"
+            await self.records.finished(incident.id, run_id, "done", outcome)
+            return Decision(Verdict.DONE, f"{action.name}: {outcome.message}")
+        await self.records.finished(incident.id, run_id, "verifying", outcome)
+        self._spawn(self._verify(incident.id, rule, action, plan, run_id, started))
+        return Decision(
+            Verdict.ACCEPTED,
+            f"{action.name}: {outcome.message}. Verifying with the runbook's validation…",
+            details={"run": run_id},
+        )
+
+    # verification ---------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _verify(
+        self,
+        incident_id: str,
+        rule: Rule,
+        action: ProposedAction,
+        plan: Plan,
+        run_id: str,
+        started: AuditEntry,
+    ) -> None:
+        async def query(expr: str) -> list[float | None]:
+            return [s.value for s in await self.adapters.prometheus.query(expr)]
+
+        try:
+            result = await verify(rule.validation, query, self.config.verify_interval)
+        except Exception as exc:  # never lose the outcome silently
+            log.exception("verification crashed", incident=incident_id, action=action.name)
+            await self.audit.record(
+                started.model_copy(update={"event": "outcome_unknown", "message": str(exc)})
+            )
+            await self.records.verified(
+                incident_id, run_id, "unknown", f"verification error: {exc}"
+            )
+            return
+        failures = await self.safety.record_verification(action.type, plan.target, result.ok)
+        event = "verified" if result.ok else "verification_failed"
+        message = result.message
+        if not result.ok and failures >= self.config.gates.breaker_failures:
+            message += (
+                f" — circuit breaker open for {action.type} on {plan.target} "
+                f"({failures} failures): automatic runs stop; a human must decide"
+            )
+        await self.audit.record(
+            started.model_copy(
+                update={"event": event, "message": message, "duration_ms": result.seconds * 1000}
+            )
+        )
+        await self.records.verified(
+            incident_id, run_id, "verified" if result.ok else "failed", message
+        )
+
+    async def wait_background(self, timeout: float | None = None) -> None:
+        """Wait for running verifications (the CLI waits before it exits)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        for task in list(self._background):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # auto mode and crash recovery ----------------------------------------------------
+    def run_auto(self, incident: Incident) -> None:
+        """Start the diagnosis's ``mode: auto`` actions in the background."""
+        d = incident.diagnosis
+        for action in d.actions if d else []:
+            if action.mode == "auto":
+                self._spawn(self._auto(incident, action))
+
+    async def _auto(self, incident: Incident, action: ProposedAction) -> None:
+        decision = await self.run(incident, action, Actor(id="auto", source="auto"))
+        log.info(
+            "automatic action",
+            incident=incident.id,
+            action=action.name,
+            verdict=decision.verdict.value,
+            gate=decision.gate,
+            message=decision.message,
+        )
+        if decision.verdict is Verdict.REFUSED and decision.gate not in ("", "execution"):
+            await self.records.note(
+                incident.id,
+                f"automatic `{action.name}` not run (gate {decision.gate}): {decision.message}",
+                "auto",
+            )
+
+    async def recover(self, since: str = "24h") -> list[AuditEntry]:
+        """Report runs that started but never finished (the bot stopped mid-action):
+        "started, outcome unknown", in the audit and on the incident."""
+        reported = []
+        for entry in unfinished_runs(await self.audit.read(since)):
+            lock = f"action:{entry.incident}:{entry.action}"
+            probe_owner = f"{self.owner}/recover"
+            if not await self.store.acquire(lock, probe_owner, 5.0):
+                continue  # still running on another replica
+            await self.store.release(lock, probe_owner)
+            msg = (
+                "started, outcome unknown: the bot stopped while this action ran; check the target"
+            )
+            await self.audit.record(
+                entry.model_copy(update={"event": "outcome_unknown", "message": msg, "id": ""})
+            )
+            await self.records.verified(entry.incident, entry.run, "unknown", msg)
+            reported.append(entry)
+        return reported

@@ -52,9 +52,15 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     await done.wait()
-    # readiness fails first (stopping is set), in-flight work finishes, then sockets close
-    await service.stop()
-    await runner.cleanup()
+    grace = settings.shutdown_grace_seconds
+    logs.get_logger("cli").info("shutting down", grace_seconds=grace)
+    # 1. stopping is set: /readyz answers 503 and POST /alerts 503 (Alertmanager
+    #    retries another replica) while the listener stays up;
+    # 2. in-flight entries finish within the grace period, or stay pending in the
+    #    stream (never acked) for another replica;
+    # 3. the listener closes, letting in-flight HTTP requests finish;
+    # 4. adapters, Slack and the store close; the process exits 0.
+    await service.stop(grace, before_close=runner.cleanup)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -107,11 +113,16 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     settings = _settings(args)
     from bot.rules import RuleLoadError
 
+    if (args.alert is None) == (not args.cases):
+        print("error: give an ALERT file or --cases MANIFEST (not both)", file=sys.stderr)
+        return 2
     try:
         ruleset = _load(args.rules or settings.resolved_rules_dir())
     except RuleLoadError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
+    if args.cases:
+        return _rules_test_cases(ruleset, args.cases, args.json)
     try:
         alerts = read_alerts(args.alert)
         recorded = read_recorded(args.probe_results)
@@ -126,12 +137,56 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
         from bot.engine.explain import print_report
 
         print_report(report)
+    failed = False
     if args.expect_scenario:
         got = [a.get("scenario") for a in report["alerts"]]
         if any(s != args.expect_scenario for s in got):
             print(f"expected scenario {args.expect_scenario}, got {got}", file=sys.stderr)
-            return 1
-    return 0
+            failed = True
+    if args.expect_actions is not None:
+        want = [a for a in args.expect_actions.split(",") if a]
+        got_actions = [[x["name"] for x in a.get("actions", [])] for a in report["alerts"]]
+        if any(g != want for g in got_actions):
+            print(f"expected actions {want}, got {got_actions}", file=sys.stderr)
+            failed = True
+    return 1 if failed else 0
+
+
+def _rules_test_cases(ruleset: Any, manifests: list[Path], as_json: bool) -> int:
+    from bot.engine.cases import run_manifests
+
+    try:
+        results = asyncio.run(run_manifests(ruleset, manifests))
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "case": r.case.name,
+                        "manifest": str(r.case.manifest),
+                        "ok": r.ok,
+                        "problems": r.problems,
+                        "scenario": r.item.get("scenario"),
+                        "actions": [a["name"] for a in r.item.get("actions", [])],
+                    }
+                    for r in results
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for r in results:
+            where = f"{r.case.manifest.parent.name}/{r.case.name}"
+            got = r.item.get("scenario")
+            print(f"{'ok  ' if r.ok else 'FAIL'} {where:<48} {got}")
+            for problem in r.problems:
+                print(f"       {problem}")
+    failed = sum(1 for r in results if not r.ok)
+    print(f"{len(results) - failed} of {len(results)} case(s) pass", file=sys.stderr)
+    return 1 if failed else 0
 
 
 # list ----------------------------------------------------------------------
@@ -201,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     test = rules.add_parser(
         "test", help="show what the bot would do for an alert, without side effects"
     )
-    test.add_argument("alert", type=Path, help="Alertmanager webhook JSON, or one alert")
+    test.add_argument(
+        "alert", type=Path, nargs="?", help="Alertmanager webhook JSON, a list of alerts, or one alert"
+    )
     test.add_argument("--probe-results", type=Path, help="JSON {probe name: data | {error: text}}")
     test.add_argument("--rules", type=Path)
     test.add_argument(
@@ -209,6 +266,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     test.add_argument("--json", action="store_true")
     test.add_argument("--expect-scenario", help="exit 1 unless every alert gets this scenario")
+    test.add_argument(
+        "--expect-actions",
+        metavar="A,B",
+        help="exit 1 unless every alert proposes exactly these actions, in order ('' for none)",
+    )
+    test.add_argument(
+        "--cases",
+        type=Path,
+        nargs="+",
+        metavar="MANIFEST",
+        help="run the fixture manifests (cases.yaml) instead of one alert; exit 1 on any failure",
+    )
     test.set_defaults(func=cmd_rules_test)
 
     lst = sub.add_parser("list", help="list registered probes or actions and their params")

@@ -47,7 +47,11 @@ class SlackPermission(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HONUA_BOT_", extra="forbid")
+    # hide_input_in_errors: a rejected value may be a DSN or URL with a password in
+    # it; the error names the field and says what is wrong without echoing it.
+    model_config = SettingsConfigDict(
+        env_prefix="HONUA_BOT_", extra="forbid", hide_input_in_errors=True
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -63,6 +67,9 @@ class Settings(BaseSettings):
     incident_ttl_seconds: int = Field(default=7 * 86400, ge=60)
     open_incident_ttl_seconds: int = Field(default=30 * 86400, ge=60)
     redis_check_interval: float = Field(default=2.0, gt=0)
+    # SIGTERM: how long in-flight queue entries may take to finish before they are
+    # left pending for another replica (keep it below the pod's termination grace)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     log_level: str = "info"
     console_notifier: bool = True
 
@@ -110,6 +117,18 @@ class Settings(BaseSettings):
     _split_names = field_validator(
         "slack_allowed_users", "slack_allowed_groups", "slack_allowed_channels", mode="before"
     )(_names)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """A redis+sentinel:// URL is parsed here, so a malformed one fails at start
+        naming the setting (a plain redis:// URL is left to redis-py)."""
+        if value is not None:
+            from bot.store.sentinel import is_sentinel_url, parse_sentinel_url
+
+            if is_sentinel_url(value.get_secret_value()):
+                parse_sentinel_url(value.get_secret_value())
+        return value
 
     @classmethod
     def settings_customise_sources(

@@ -163,7 +163,8 @@ def get_value(data: Any, path: str) -> Any:
 
 def canonical_path(data: Any, path: str) -> str:
     """The path as the document spells it (case-insensitive matches resolved)."""
-    node, walked = data, []
+    node = data
+    walked: list[str] = []
     for part in split_path(path):
         key, node = _step(node, part, walked)
         walked.append(str(key))
@@ -174,7 +175,8 @@ def set_value(doc: Document, path: str, value: Any) -> Any:
     """Set an existing single value; returns the value it had. Keeps a YAML
     string's quoting style. Refuses a path that names a section or a list."""
     parts = split_path(path)
-    parent, walked = doc.data, []
+    parent = doc.data
+    walked: list[str] = []
     for part in parts[:-1]:
         key, parent = _step(parent, part, walked)
         walked.append(str(key))
@@ -280,29 +282,50 @@ def diff_values(old: Any, new: Any) -> list[tuple[str, Any, Any]]:
 def diff_entry(
     entry: str, old_text: str | None, new_text: str | None
 ) -> list[tuple[str, Any, Any]]:
-    """The per-key diff of two versions of one data entry; an entry that is not a
-    structured document (or only on one side) differs as a whole."""
+    """The per-key diff of two versions of one data entry: dotted paths inside it, or
+    ``""`` when it differs as a whole (not a structured document, or only on one side)."""
     if old_text == new_text:
         return []
+    whole = [
+        (
+            "",
+            ABSENT if old_text is None else _preview(old_text),
+            ABSENT if new_text is None else _preview(new_text),
+        )
+    ]
     if old_text is None or new_text is None:
-        before = ABSENT if old_text is None else _preview(old_text)
-        return [(entry, before, ABSENT if new_text is None else _preview(new_text))]
+        return whole
     try:
         old, new = load(old_text, entry).data, load(new_text, entry).data
     except ConfigEditError:
-        return [(entry, _preview(old_text), _preview(new_text))]
+        return whole
     if not isinstance(old, dict | list) or not isinstance(new, dict | list):
-        return [(entry, _preview(old_text), _preview(new_text))]
-    return [(f"{entry}:{path}", before, after) for path, before, after in diff_values(old, new)]
+        return whole
+    return diff_values(old, new)
 
 
 def diff_data(old: dict[str, str], new: dict[str, str]) -> list[tuple[str, Any, Any]]:
-    """Per-key diff of two ConfigMap ``data`` maps: ``entry:Dotted.Path`` for
+    """Per-key diff of two ConfigMap ``data`` maps: ``entry: Dotted.Path`` for
     structured entries, the entry name for plain ones."""
     out: list[tuple[str, Any, Any]] = []
     for entry in [*old, *(e for e in new if e not in old)]:
-        out += diff_entry(entry, old.get(entry), new.get(entry))
+        for path, before, after in diff_entry(entry, old.get(entry), new.get(entry)):
+            out.append((f"{entry}: {path}" if path else entry, before, after))
     return out
+
+
+def type_mismatch(before: Any, after: Any) -> str | None:
+    """Why ``after`` cannot replace ``before`` (a number by a word, a flag by a number)."""
+    before, after = plain(before), plain(after)
+    if isinstance(before, bool) and not isinstance(after, bool):
+        return f"it holds true/false ({str(before).lower()}) and {after!r} is neither"
+    if (
+        isinstance(before, int | float)
+        and not isinstance(before, bool)
+        and (isinstance(after, bool) or not isinstance(after, int | float))
+    ):
+        return f"it holds a number ({before}) and {after!r} is not one"
+    return None
 
 
 def _preview(text: str, limit: int = 60) -> str:

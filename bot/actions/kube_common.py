@@ -37,8 +37,10 @@ def parse_ref(text: str) -> tuple[WorkloadKind, str]:
     return kind, m.group(2)
 
 
-def write_kwargs(dry_run: bool) -> dict[str, Any]:
+def write_kwargs(dry_run: bool, content_type: str | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "_preload_content": False}
+    if content_type:
+        kwargs["_content_type"] = content_type
     if dry_run:
         kwargs["dry_run"] = "All"
     return kwargs

@@ -4,7 +4,6 @@ counts and their caps, resource quantities and factors, pod readiness. No I/O.""
 from __future__ import annotations
 
 import copy
-import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
@@ -159,7 +158,7 @@ def scale_refusal(before: int, after: int, max_change: int, max_replicas: int) -
 # --- quantities ------------------------------------------------------------------
 
 _QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
-_FACTOR = re.compile(r"^[x×*]\s*([0-9]+(?:\.[0-9]+)?)$")
+_FACTOR = re.compile(r"^[x*]\s*([0-9]+(?:\.[0-9]+)?)$")
 _SUFFIX = {
     None: Decimal(1),
     "m": Decimal("0.001"),
@@ -268,4 +267,4 @@ def pod_condition_text(pod: dict[str, Any]) -> str:
 
 
 def seconds_text(seconds: float) -> str:
-    return f"{math.ceil(seconds)}s" if seconds < 120 else f"{seconds / 60:g}m"
+    return f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"

@@ -7,13 +7,14 @@ import asyncio
 import time
 from typing import Any
 
+from kubernetes_asyncio.client import V1DeleteOptions, V1Preconditions
 from pydantic import Field
 
 from bot.actions import kube_common as kc
 from bot.actions.base import Action, ActionContext, ActionParams, Change, Outcome, Plan, Refused
 from bot.actions.kubernetes_logic import pod_condition_text, pod_ready, seconds_text
-from bot.rules.durations import Duration
 from bot.registry import actions
+from bot.rules.durations import Duration
 
 
 class DeletePodParams(ActionParams):
@@ -45,7 +46,7 @@ class DeletePod(Action[DeletePodParams]):
     def describe(self, params: DeletePodParams) -> str:
         return (
             f"delete pod {params.namespace}/{params.name}, "
-            f"wait up to {seconds_text(params.wait_ready)} for its replacement to be Ready"
+            f"wait up to {params.wait_ready:g}s for Ready"
         )
 
     async def plan(self, params: DeletePodParams, ctx: ActionContext) -> Plan:
@@ -124,7 +125,7 @@ class DeletePod(Action[DeletePodParams]):
             core.delete_namespaced_pod(
                 name,
                 ns,
-                body={"preconditions": {"uid": state["uid"]}},
+                body=V1DeleteOptions(preconditions=V1Preconditions(uid=state["uid"])),
                 _preload_content=False,
             ),
             f"pod {name}",

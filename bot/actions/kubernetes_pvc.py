@@ -70,7 +70,9 @@ class ExpandPvc(Action[ExpandPvcParams]):
             raise Refused("input", f"{where} already requests {before}")
         phase = (pvc.get("status") or {}).get("phase")
         if phase != "Bound":
-            raise Refused("input", f"{where} is {phase or 'not bound'}: only a Bound claim can grow")
+            raise Refused(
+                "input", f"{where} is {phase or 'not bound'}: only a Bound claim can grow"
+            )
         warnings = [warning] if warning else []
         warnings += await self._check_class(ctx, pvc, where)
         body = {"spec": {"resources": {"requests": {"storage": after}}}}
@@ -81,7 +83,11 @@ class ExpandPvc(Action[ExpandPvcParams]):
             changes=[Change(where, "spec.resources.requests.storage", before, after)],
             warnings=warnings,
             dry_run_checked=True,
-            state={"before": before, "after": after, "resource_version": pvc["metadata"]["resourceVersion"]},
+            state={
+                "before": before,
+                "after": after,
+                "resource_version": pvc["metadata"]["resourceVersion"],
+            },
         )
 
     async def _read(self, ctx: ActionContext, ns: str, name: str) -> dict[str, Any]:
@@ -97,9 +103,7 @@ class ExpandPvc(Action[ExpandPvcParams]):
             name, ns, body, **kc.write_kwargs(dry_run)
         )
         try:
-            return dict(
-                await kc.call(ctx, request, f"persistentvolumeclaim {name}", ns, "patch")
-            )
+            return dict(await kc.call(ctx, request, f"persistentvolumeclaim {name}", ns, "patch"))
         except Refused as exc:
             # the resize admission plugin answers 403 too; it is not an RBAC matter
             if exc.gate == "forbidden" and "storageclass" in exc.message:
@@ -112,7 +116,8 @@ class ExpandPvc(Action[ExpandPvcParams]):
         class_name = (pvc.get("spec") or {}).get("storageClassName")
         if not class_name:
             raise Refused(
-                "input", f"{where} has no storageClassName: only a dynamically provisioned claim can grow"
+                "input",
+                f"{where} has no storageClassName: only a dynamically provisioned claim can grow",
             )
         storage = await ctx.adapters.kubernetes.storage()
         try:
@@ -124,7 +129,9 @@ class ExpandPvc(Action[ExpandPvcParams]):
             )
         except Refused as exc:
             if exc.gate == "forbidden":
-                return [f"cannot read storageclass {class_name} ({exc.message}); the dry run decides"]
+                return [
+                    f"cannot read storageclass {class_name} ({exc.message}); the dry run decides"
+                ]
             if exc.gate == "not_found":
                 raise Refused(
                     "input", f"{where}: its storageclass {class_name} does not exist"
@@ -147,9 +154,12 @@ class ExpandPvc(Action[ExpandPvcParams]):
         pvc = await self._read(ctx, ns, name)
         if _storage(pvc) != before:
             raise Refused(
-                "conflict", f"{where} changed since the preview ({before} → {_storage(pvc)}); re-run"
+                "conflict",
+                f"{where} changed since the preview ({before} → {_storage(pvc)}); re-run",
             )
-        await self._patch(ctx, ns, name, {"spec": {"resources": {"requests": {"storage": after}}}}, False)
+        await self._patch(
+            ctx, ns, name, {"spec": {"resources": {"requests": {"storage": after}}}}, False
+        )
         now = await self._read(ctx, ns, name)
         capacity = _capacity(now)
         pending = [

@@ -150,9 +150,7 @@ class SetResourcesParams(ActionParams):
         return self
 
 
-def _pick_container(
-    workload: dict[str, Any], wanted: str | None, where: str
-) -> dict[str, Any]:
+def _pick_container(workload: dict[str, Any], wanted: str | None, where: str) -> dict[str, Any]:
     containers = (((workload.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
         "containers"
     ) or []
@@ -210,7 +208,9 @@ class SetResources(Action[SetResourcesParams]):
     destructive = True
 
     def describe(self, params: SetResourcesParams) -> str:
-        parts = [f"{f.replace('_', ' ')} {getattr(params, f)}" for f in _FIELDS if getattr(params, f)]
+        parts = [
+            f"{f.replace('_', ' ')} {getattr(params, f)}" for f in _FIELDS if getattr(params, f)
+        ]
         container = f" container {params.container}" if params.container else ""
         return (
             f"set {', '.join(parts)} on {params.kind} {params.namespace}/{params.name}{container}"
@@ -244,9 +244,7 @@ class SetResources(Action[SetResourcesParams]):
             },
         )
 
-    async def execute(
-        self, params: SetResourcesParams, ctx: ActionContext, plan: Plan
-    ) -> Outcome:
+    async def execute(self, params: SetResourcesParams, ctx: ActionContext, plan: Plan) -> Outcome:
         if ctx.dry_run:
             return kc.dry_run_outcome(plan)
         ns, name, kind = params.namespace, params.name, params.kind

@@ -331,7 +331,9 @@ class CancelAllProcesses(Action[CancelAll]):
         return Outcome(
             ok=not errors and not pending,
             message=message,
-            changes=[Change(f"process {p}", "status", "Running", "Cancelled") for p in cancelled],
+            changes=[
+                Change(f"process {p}", "status", params.status, "Cancelled") for p in cancelled
+            ],
             details={**counts, "cancelled_ids": cancelled, "errors": errors, "pending": pending},
         )
 

@@ -1,5 +1,10 @@
 """`honua-bot rules test`: what the bot would do for an alert, with no side effects
-(as `amtool config routes test` does for routing)."""
+(as `amtool config routes test` does for routing).
+
+A fixture manifest (``--cases cases.yaml``) lists recorded cases — an alert, the
+probe results, and the scenario, actions, summary text and action params the
+rule must produce for them — so the rules are regression-tested in CI.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,13 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from pydantic import ValidationError
 from rich.table import Table
 
 from bot.adapters import Adapters
 from bot.config import Settings
 from bot.engine.diagnose import alert_variables, classify, run_probes
-from bot.models import Alert, Finding, WebhookMessage
+from bot.models import Alert, Diagnosis, Finding, WebhookMessage
 from bot.probes.base import ProbeContext
 from bot.registry import actions, probes
 from bot.rules import Rule, RuleSet
@@ -30,7 +36,8 @@ def read_alerts(path: Path) -> list[Alert]:
 
 
 def recorded_findings(rule: Rule, recorded: dict[str, Any]) -> dict[str, Finding]:
-    """Findings from a file: ``{probe: data}`` or ``{probe: {"error": "..."}}``."""
+    """Findings from a file: ``{probe: data}``, ``{probe: {"error": "..."}}`` or, for a
+    target that is not set up, ``{probe: {"error": "...", "configured": false}}``."""
     out = {}
     for call in rule.probes:
         if call.name not in recorded:
@@ -43,9 +50,13 @@ def recorded_findings(rule: Rule, recorded: dict[str, Any]) -> dict[str, Finding
             )
             continue
         value = recorded[call.name]
-        if isinstance(value, dict) and set(value) == {"error"}:
+        if isinstance(value, dict) and "error" in value and set(value) <= {"error", "configured"}:
             out[call.name] = Finding(
-                probe=call.name, type=call.type, ok=False, error=str(value["error"])
+                probe=call.name,
+                type=call.type,
+                ok=False,
+                error=str(value["error"]),
+                configured=bool(value.get("configured", True)),
             )
         else:
             out[call.name] = Finding(probe=call.name, type=call.type, ok=True, data=value)
@@ -59,6 +70,35 @@ def read_recorded(path: Path | None) -> dict[str, Any] | None:
     if not isinstance(recorded, dict):
         raise ValueError(f"{path}: expected a JSON object {{probe name: result}}")
     return recorded
+
+
+def action_runs(alert: Alert, diagnosis: Diagnosis) -> list[dict[str, Any]]:
+    """Each proposed action with the params it would run with: templated over the
+    alert and the findings as the engine does (``late_templates`` such as ``value``
+    are left for the action), then validated against the action's model."""
+    from bot.engine.runner import render_action_params
+
+    scope: dict[str, Any] = {
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "incident": {"id": alert.incident_id, "alertname": alert.alertname},
+        **{name: f.as_cel_value() for name, f in diagnosis.findings.items()},
+    }
+    out = []
+    for proposed in diagnosis.actions:
+        entry = actions.get(proposed.type)
+        late = getattr(entry.impl, "late_templates", frozenset()) if entry else frozenset()
+        rendered = render_action_params(proposed.params, scope, late)
+        item = {**proposed.model_dump(), "run_params": rendered, "run_params_error": None}
+        if entry is not None:
+            try:
+                entry.params_model.model_validate(rendered)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                item["run_params_error"] = f"{where}: {first['msg']}"
+        out.append(item)
+    return out
 
 
 async def explain(
@@ -103,7 +143,8 @@ async def explain(
                 item["summary"] = diagnosis.summary
                 item["notes"] = diagnosis.notes
                 item["failed_probes"] = {f.probe: f.error for f in diagnosis.failed_probes}
-                item["actions"] = [a.model_dump() for a in diagnosis.actions]
+                item["steps"] = diagnosis.steps
+                item["actions"] = action_runs(alert, diagnosis)
             report["alerts"].append(item)
     finally:
         if adapters is not None:
@@ -133,6 +174,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             console.print(f"  failed probe {name}: {escape(str(error))}", style="red")
         for note in item["notes"]:
             console.print(f"  note: {escape(note)}", style="dim")
+        for i, step in enumerate(item.get("steps", []), 1):
+            console.print(escape(f"  step {i}: {step}"))
         for a in item["actions"]:
             how = (
                 "would AUTO-RUN (through the safety gates)"
@@ -140,3 +183,7 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
                 else "would propose (button)"
             )
             console.print(escape(f"  action {a['name']} [{a['type']}]: {how} — {a['description']}"))
+            if "run_params" in a:
+                console.print(escape(f"    with {json.dumps(a['run_params'], default=str)}"), style="dim")
+            if a.get("run_params_error"):
+                console.print(escape(f"    bad params: {a['run_params_error']}"), style="red")

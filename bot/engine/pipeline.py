@@ -157,7 +157,7 @@ class Pipeline:
         with structlog.contextvars.bound_contextvars(rule=incident.rule or ""):
             findings = {}
             if rule is not None:
-                ctx = ProbeContext(self.adapters, alert.labels)
+                ctx = ProbeContext(self.adapters, alert.labels, store=self.store)
                 findings = await run_probes(
                     rule,
                     self.probes,

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
 
 from bot.adapters import Adapters
 from bot.config import Settings
@@ -158,15 +159,30 @@ class Service:
             except TimeoutError:
                 pass
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop taking work, let in-flight entries finish (unfinished ones stay
-        pending in Redis for another replica), close connections."""
+    async def stop(
+        self, grace: float = 10.0, before_close: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Stop taking work (``stopping``: readiness fails, intake answers 503), let
+        in-flight entries finish within ``grace`` seconds, then run ``before_close``
+        (the HTTP server's shutdown, so requests still being answered keep their
+        store) and close connections. An entry still running at the deadline is
+        cancelled and never acked: it stays pending in the Redis Stream and another
+        replica reclaims it after ``claim_idle_seconds``."""
         self.stopping.set()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            if pending:
+                log.warning(
+                    "shutdown grace period over: unfinished entries stay pending for "
+                    "another replica",
+                    grace=grace,
+                    tasks=len(pending),
+                )
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if before_close is not None:
+            await before_close()
         await self.engine.aclose()
         if self.slack is not None:
             await self.slack.aclose()

@@ -1,6 +1,6 @@
 """Diagnosis probes, registered by name. Importing this package registers them."""
 
-from bot.probes import http, kubernetes, postgres, processes, prometheus, redis
+from bot.probes import http, kubernetes, kubernetes_config, postgres, processes, prometheus, redis
 from bot.probes.base import ProbeContext, ProbeParams
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "ProbeParams",
     "http",
     "kubernetes",
+    "kubernetes_config",
     "postgres",
     "processes",
     "prometheus",

@@ -4,10 +4,14 @@ engine turns a raise or a timeout into a failed finding."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.adapters import Adapters
+
+if TYPE_CHECKING:
+    from bot.store.base import Store
 
 
 class ProbeParams(BaseModel):
@@ -18,3 +22,6 @@ class ProbeParams(BaseModel):
 class ProbeContext:
     adapters: Adapters
     labels: dict[str, str] = field(default_factory=dict)
+    # the bot's own store, for probes that remember what they saw (config history);
+    # None where nothing may be written (``rules test``)
+    store: Store | None = None

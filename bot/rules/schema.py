@@ -16,7 +16,15 @@ from bot.rules.durations import Duration
 from bot.rules.matchers import Matcher, matches_all
 
 PROBE_OPTIONS = {"timeout"}
-ACTION_OPTIONS = {"mode", "confirm", "cooldown", "max_per_hour", "approvals", "description"}
+ACTION_OPTIONS = {
+    "mode",
+    "confirm",
+    "cooldown",
+    "max_per_hour",
+    "approvals",
+    "description",
+    "allowed",
+}
 
 
 class _Strict(BaseModel):
@@ -39,6 +47,14 @@ class ScenarioDoc(_Strict):
     )
 
 
+class AllowedDoc(_Strict):
+    """Who may press this action's button (empty: no restriction on that axis)."""
+
+    users: list[str] = Field(default_factory=list)  # Slack user ids
+    groups: list[str] = Field(default_factory=list)  # user-group handles
+    channels: list[str] = Field(default_factory=list)  # channel ids or names
+
+
 class ActionOptions(_Strict):
     mode: Literal["manual", "auto"] = "manual"
     confirm: bool = False
@@ -46,6 +62,7 @@ class ActionOptions(_Strict):
     max_per_hour: int | None = Field(default=None, ge=1)
     approvals: int = Field(default=1, ge=1)
     description: str = ""
+    allowed: AllowedDoc | None = None  # overrides HONUA_BOT_SLACK_* permissions
 
 
 class ValidationDoc(_Strict):

@@ -7,11 +7,13 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError, ResponseError
 
 from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.store.base import QueueEntry, StoreUnavailable
+from bot.store.sentinel import is_sentinel_url, sentinel_client
 
 PREFIX = "honua-bot"
 STREAM = f"{PREFIX}:alerts"
@@ -144,9 +146,19 @@ class _Batcher:
 class RedisStore:
     def __init__(self, url: str) -> None:
         self.url = url
-        self.client: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10
-        )
+        options: dict[str, Any] = {
+            "socket_timeout": 5,
+            "socket_connect_timeout": 2,
+            "health_check_interval": 10,
+        }
+        # redis+sentinel://: the master is looked up through the Sentinels and
+        # followed across failovers (see bot/store/sentinel.py)
+        self._sentinel: Sentinel | None = None
+        self.client: aioredis.Redis
+        if is_sentinel_url(url):
+            self.client, self._sentinel = sentinel_client(url, **options)
+        else:
+            self.client = aioredis.Redis.from_url(url, **options)
         self._batcher = _Batcher(self.client)
         self._release = self.client.register_script(_RELEASE)
         self._acquire = self.client.register_script(_ACQUIRE)
@@ -168,6 +180,8 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.client.aclose()
+        if self._sentinel is not None:
+            await self._sentinel.aclose()
 
     async def ping(self) -> None:
         await self._call(self.client.ping())

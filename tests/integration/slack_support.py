@@ -46,7 +46,7 @@ actions:
     kubernetes.delete_pod: {name: redis-0, wait_ready: 120s}
     description: "delete pod honua-process-framework/redis-0 and wait for its replacement"
   restart-app:
-    kubernetes.rollout_restart: {deployment: honua-process-framework}
+    kubernetes.rollout_restart: {name: honua-process-framework}
 """
 
 _keys = itertools.count(1)
@@ -61,7 +61,8 @@ def write_rules(tmp_path: Path, text: str = RULES) -> Path:
 
 @asynccontextmanager
 async def slack_bot(tmp_path: Path, fake: FakeSlack, **settings: Any) -> AsyncIterator[BotHarness]:
-    settings.setdefault("rules", write_rules(tmp_path))
+    if "rules" not in settings:
+        settings["rules"] = write_rules(tmp_path)
     settings.setdefault("slack_bot_token", fake.token)
     settings.setdefault("slack_channel", CHANNEL)
     settings.setdefault("slack_api_url", fake.api_url)
@@ -169,7 +170,12 @@ class RecordingRunner:
         self.calls: list[tuple[str, str, Actor, str]] = []
 
     async def run(
-        self, incident: Incident, action: ProposedAction, actor: Actor, nonce: str
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        actor: Actor,
+        nonce: str = "",
+        dry_run: bool = False,
     ) -> Decision:
         self.calls.append((incident.id, action.name, actor, nonce))
         return Decision(self.verdict, f"{action.name} started")

@@ -123,7 +123,9 @@ async def test_unreachable_alertmanager_is_an_adapter_error_naming_it() -> None:
     adapters = Adapters(alertmanager_client=AlertmanagerClient(f"http://127.0.0.1:{port}"))
     ctx = ActionContext(adapters=adapters, labels=dict(LABELS), actor="auto")
     try:
-        with pytest.raises(AdapterError, match=f"connection refused: alertmanager 127.0.0.1:{port}"):
+        with pytest.raises(
+            AdapterError, match=f"connection refused: alertmanager 127.0.0.1:{port}"
+        ):
             await run("alertmanager.silence", {"duration": "1h"}, ctx)
     finally:
         await adapters.aclose()

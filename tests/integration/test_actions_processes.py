@@ -109,7 +109,9 @@ async def test_force_cancel_goes_straight_to_force(
 async def test_cancel_refuses_unknown_empty_and_finished_processes(
     ctx: ActionContext, api: httpx.AsyncClient
 ) -> None:
-    assert (await refusal("processes.cancel", {"process_id": "no-such-id"}, ctx)).gate == "not_found"
+    assert (
+        await refusal("processes.cancel", {"process_id": "no-such-id"}, ctx)
+    ).gate == "not_found"
     assert (await refusal("processes.cancel", {"process_id": ""}, ctx)).gate == "blast_radius"
     [pid] = await add(api)
     await run("processes.cancel", {"process_id": pid, "force": True}, ctx)
@@ -152,7 +154,9 @@ async def test_resubmit_cancels_and_starts_the_same_type_with_the_same_input(
     assert plan.changes[-1].field == "new UpgradeProcess" and plan.changes[-1].after == old["input"]
     assert outcome.ok, outcome.message
     new_id = outcome.details["new_process_id"]
-    assert new_id != pid and f"started UpgradeProcess {new_id} with the same input" in outcome.message
+    assert (
+        new_id != pid and f"started UpgradeProcess {new_id} with the same input" in outcome.message
+    )
     assert await status(api, pid) == "Cancelled"
     new = (await api.get(f"/api/processes/{new_id}")).json()
     assert (new["processType"], new["input"]) == ("UpgradeProcess", old["input"])

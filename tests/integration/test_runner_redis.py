@@ -181,9 +181,7 @@ async def test_cli_act_audit_pause_resume_against_a_served_bot(
         got = await h.http.get("/admin/pause", headers={"Authorization": "Bearer adm-secret"})
         assert got.json()["paused"] is True and "freeze" in got.json()["reason"]
         assert (await h.http.get("/admin/pause")).status_code == 401
-        resumed = await h.http.post(
-            "/admin/resume", headers={"Authorization": "Bearer adm-secret"}
-        )
+        resumed = await h.http.post("/admin/resume", headers={"Authorization": "Bearer adm-secret"})
         assert resumed.json() == {"paused": False, "reason": ""}
         again = await h.http.post(
             "/admin/pause",

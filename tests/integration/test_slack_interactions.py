@@ -140,6 +140,33 @@ async def test_unauthorized_click_gets_an_ephemeral_refusal_and_nothing_runs(
         incident = await h.service.store.get_incident(incident_id(slack_alert(1)))
         assert incident is not None and not incident.acknowledged_by
         assert len(fake.calls_to("usergroups.list")) == 1  # cached in the store
+        audit = await h.service.engine.audit.read("1h", incident=incident.id)
+        refused = [(e.action, e.actor, e.gate) for e in audit if e.event == "refused"]
+        assert refused == [
+            ("restart-app", "slack:U0EVE", "authorization"),
+            ("ack", "slack:U0EVE", "authorization"),
+            ("restart-redis", "slack:U0ALICE", "authorization"),
+        ]
+
+
+async def test_a_rule_can_name_who_may_press_an_action(tmp_path: Path, fake: FakeSlack) -> None:
+    rules = RULES.replace(
+        "    kubernetes.rollout_restart: {name: honua-process-framework}\n",
+        "    kubernetes.rollout_restart: {name: honua-process-framework}\n"
+        "    allowed: {users: [U0CAROL]}\n",
+    )
+    async with slack_bot(
+        tmp_path, fake, rules=write_rules(tmp_path, rules), slack_allowed_users=["U0ALICE"]
+    ) as h:
+        runner = RecordingRunner()
+        h.service.requests.runner = runner
+        message = await _posted(h, fake)
+        _, key = await click(h, fake, message, "honua:action:restart-app")  # alice: global only
+        assert "only <@U0CAROL>" in (await answer(fake, key))["text"]
+        _, key = await click(h, fake, message, "honua:action:restart-app", user="U0CAROL")
+        assert "restart-app started" in (await answer(fake, key))["text"]
+        _, key = await click(h, fake, message, "honua:action:restart-redis")  # no rule policy
+        assert "restart-redis started" in (await answer(fake, key))["text"]
 
 
 # -- once, stale, honest refusals ------------------------------------------------------------------
@@ -218,19 +245,23 @@ async def test_stale_buttons_explain_and_do_nothing(tmp_path: Path, fake: FakeSl
         assert not fake.calls_to("chat.postEphemeral")  # answers went to response_url
 
 
-async def test_without_an_engine_an_action_is_refused_not_faked(
+async def test_an_action_whose_target_is_not_configured_is_refused_and_not_run(
     tmp_path: Path, fake: FakeSlack
 ) -> None:
     async with slack_bot(tmp_path, fake) as h:
         message = await _posted(h, fake)
         _, key = await click(h, fake, message, "honua:action:restart-redis")
         text = (await answer(fake, key))["text"]
-        assert (
-            text
-            == ":no_entry: Did not run `restart-redis` (gate: engine): remediation engine not enabled in this build"
+        assert text == (
+            ":no_entry: Did not run `restart-redis` (gate: target): could not plan: "
+            "kubernetes is not configured (set HONUA_BOT_KUBECONFIG or run in-cluster)"
         )
         incident = await h.service.store.get_incident(incident_id(slack_alert(1)))
         assert incident is not None and incident.runs == []
+        audit = await h.service.engine.audit.read("1h", incident=incident.id)
+        assert [(e.event, e.gate, e.actor) for e in audit] == [
+            ("refused", "target", "slack:U0ALICE")
+        ]
 
 
 class SlowRunner:
@@ -239,7 +270,12 @@ class SlowRunner:
         self.started = asyncio.Event()
 
     async def run(
-        self, incident: Incident, action: ProposedAction, actor: Actor, nonce: str
+        self,
+        incident: Incident,
+        action: ProposedAction,
+        actor: Actor,
+        nonce: str = "",
+        dry_run: bool = False,
     ) -> Decision:
         self.started.set()
         await self.release.wait()

@@ -203,7 +203,9 @@ async def test_cancel_all_plan_refuses_past_the_cap_and_says_how_to_narrow() -> 
 
 
 @pytest.mark.parametrize(("status", "gate"), [("", "blast_radius"), ("Failed", "input")])
-async def test_cancel_all_plan_refuses_empty_or_uncancellable_status(status: str, gate: str) -> None:
+async def test_cancel_all_plan_refuses_empty_or_uncancellable_status(
+    status: str, gate: str
+) -> None:
     entry = actions.get("processes.cancel_all")
     assert entry is not None
     with pytest.raises(Refused) as caught:
@@ -236,7 +238,10 @@ def test_types_params_and_destructive_flags_are_the_contract() -> None:
 def test_durations_parse_and_bad_values_name_the_field() -> None:
     cancel = actions.get("processes.cancel")
     assert cancel is not None
-    assert cancel.params_model.model_validate({"process_id": "a", "force_after": "2m"}).force_after == 120
+    assert (
+        cancel.params_model.model_validate({"process_id": "a", "force_after": "2m"}).force_after
+        == 120
+    )
     silence = actions.get("alertmanager.silence")
     assert silence is not None
     with pytest.raises(ValidationError, match="duration"):

@@ -81,12 +81,16 @@ class SlackIntegration:
                 "no HONUA_BOT_SLACK_ALLOWED_USERS/GROUPS/CHANNELS: anyone who sees a message "
                 "may press its buttons"
             )
+        authorizer = Authorizer(default, per_action, self.client, self.store)
+        pipeline = getattr(requests, "pipeline", None)
+        if pipeline is not None:
+            authorizer.rules = pipeline.rules
         self.app = SlackApp(
             client=self.client,
             store=self.store,
             notifier=self.notifier,
             requests=requests,
-            authorizer=Authorizer(default, per_action, self.client, self.store),
+            authorizer=authorizer,
             signing_secret=s.slack_signing_secret.get_secret_value()
             if s.slack_signing_secret
             else None,

@@ -28,6 +28,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.requests import Actor, Decision, IncidentRequests, Verdict
 from bot.logs import get_logger
 from bot.models import IncidentStatus
@@ -251,6 +252,17 @@ class SlackApp:
         }
         if not verdict.allowed:
             audit.warning("slack click refused: not authorized", reason=verdict.reason, **context)
+            await AuditLog(self.store).record(
+                AuditEntry(
+                    event="refused",
+                    gate="authorization",
+                    incident=incident.id,
+                    rule=incident.rule or "",
+                    action=button.action or button.kind.value,
+                    actor=f"slack:{user_id}",
+                    message=f"not authorized: {verdict.reason}",
+                )
+            )
             await say(f":no_entry: You may not {what} here: {verdict.reason}. Nothing was done.")
             return
         once = f"slack:once:{value}:{user_id}"

@@ -10,7 +10,7 @@ policy for a click — the hook for per-rule permissions when rules grow them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import get_logger
 from bot.notify.slack.render import ButtonKind
 from bot.notify.slack.state import ButtonRef
+from bot.rules import RuleSet
 from bot.store import Store
 
 log = get_logger("slack")
@@ -71,14 +72,22 @@ class Authorizer:
     ) -> None:
         self.default = default
         self.per_action = dict(per_action)
+        self.rules: Callable[[], RuleSet] | None = None  # set when attached to the engine
         self.client = client
         self.store = store
         self.group_cache_seconds = group_cache_seconds
 
     def policy_for(self, rule: str | None, button: ButtonRef) -> ClickPolicy:
-        """The policy for this click. Per-rule permissions plug in here (``rule`` is
-        the incident's rule name); today: per action name / button kind, else default."""
+        """The policy for this click: the rule's ``allowed`` for the action, else the
+        settings' per action name / button kind, else the default."""
         name = button.action if button.kind is ButtonKind.ACTION else button.kind.value
+        if rule and self.rules is not None and button.kind is ButtonKind.ACTION:
+            found = self.rules().get(rule)
+            # an undo is allowed to whoever may run the action it reverses
+            call = found.actions.get(name.removeprefix("undo-")) if found else None
+            allowed = call.options.allowed if call else None
+            if allowed is not None:
+                return ClickPolicy.of(allowed.users, allowed.groups, allowed.channels)
         return self.per_action.get(name, self.default)
 
     async def check(

@@ -199,6 +199,21 @@ class ButtonSpec:
         ]
 
 
+def undo_action(incident: Incident) -> ProposedAction | None:
+    """The last run's undo, offered as a button (``undo-NAME``) once it finished."""
+    run = incident.runs[-1] if incident.runs else None
+    if run is None or not run.undo or run.state not in ("verified", "failed", "done"):
+        return None
+    return ProposedAction(
+        name=f"undo-{run.action}",
+        type=str(run.undo.get("type", "")),
+        params=dict(run.undo.get("params") or {}),
+        confirm=True,
+        destructive=True,
+        description=str(run.undo.get("description") or f"undo {run.action}"),
+    )
+
+
 def button_specs(incident: Incident, lc: Lifecycle) -> list[ButtonSpec]:
     """The buttons the message offers in this state (none once resolved)."""
     if lc.state is State.RESOLVED:
@@ -210,6 +225,9 @@ def button_specs(incident: Incident, lc: Lifecycle) -> list[ButtonSpec]:
             for a in incident.diagnosis.actions
             if a.mode == "manual"
         ]
+    undo = undo_action(incident)
+    if undo is not None and lc.state in (State.VERIFIED, State.FAILED):
+        specs.append(ButtonSpec(ButtonKind.ACTION, undo.name))
     specs += [ButtonSpec(ButtonKind.SILENCE, seconds=s) for s, _ in SILENCES]
     if not incident.acknowledged_by:
         specs.append(ButtonSpec(ButtonKind.ACK))
@@ -405,6 +423,8 @@ def render_incident(
 
     specs = button_specs(incident, lc)
     proposed = {a.name: a for a in (d.actions if d else [])}
+    if (undo := undo_action(incident)) is not None:
+        proposed[undo.name] = undo
     action_buttons = [
         _action_button(s, refs[s.key], proposed[s.action])
         for s in specs

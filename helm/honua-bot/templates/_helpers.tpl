@@ -108,3 +108,26 @@ per API group and resource with its verbs sorted. Output: a JSON list.
 {{- printf "%s-rules" (include "honua-bot.fullname" .) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+The bot's settings file: .Values.config, with shutdown_grace_seconds fitted
+into the pod's termination grace period. After SIGTERM the pod spends
+preStopSleepSeconds in the preStop hook, then the bot drains in-flight work for
+shutdown_grace_seconds and closes its sockets (up to 5 s); 10 s are kept for
+that and as margin, so the kubelet never kills a bot that is still draining.
+*/}}
+{{- define "honua-bot.config" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- $budget := sub (sub (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds)) 10 -}}
+{{- if lt $budget 0 -}}
+{{- fail (printf "terminationGracePeriodSeconds: %v is too short; it must be at least preStopSleepSeconds + 10 (%v) so the bot can drain after SIGTERM" .Values.terminationGracePeriodSeconds (add .Values.preStopSleepSeconds 10)) -}}
+{{- end -}}
+{{- if hasKey $config "shutdown_grace_seconds" -}}
+{{- if gt (float64 $config.shutdown_grace_seconds) (float64 $budget) -}}
+{{- fail (printf "config.shutdown_grace_seconds: %v does not fit the pod's termination grace period; at most terminationGracePeriodSeconds - preStopSleepSeconds - 10 = %v" $config.shutdown_grace_seconds $budget) -}}
+{{- end -}}
+{{- else -}}
+{{- $_ := set $config "shutdown_grace_seconds" $budget -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}

@@ -1,0 +1,1 @@
+"""Developer and CI scripts (run them as `python scripts/NAME.py`); tests import them."""

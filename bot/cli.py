@@ -257,7 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
         "test", help="show what the bot would do for an alert, without side effects"
     )
     test.add_argument(
-        "alert", type=Path, nargs="?", help="Alertmanager webhook JSON, a list of alerts, or one alert"
+        "alert",
+        type=Path,
+        nargs="?",
+        help="Alertmanager webhook JSON, a list of alerts, or one alert",
     )
     test.add_argument("--probe-results", type=Path, help="JSON {probe name: data | {error: text}}")
     test.add_argument("--rules", type=Path)

@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK_PATH = ROOT / "requirements.lock"
 PYPROJECT_PATH = ROOT / "pyproject.toml"
 DOCKERFILE_PATH = ROOT / "Dockerfile"
-TEST_TOOLS = frozenset({"pytest", "pytest-asyncio", "pytest-timeout", "ruff", "mypy"})
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
@@ -90,12 +89,23 @@ def runtime_requirements(pyproject_text: str) -> list[Requirement]:
     return [Requirement(r) for r in tomllib.loads(pyproject_text)["project"]["dependencies"]]
 
 
+def test_tools(pyproject_text: str) -> set[str]:
+    """The ``test`` extra's packages: never wanted in the image."""
+    extra = tomllib.loads(pyproject_text)["project"]["optional-dependencies"]["test"]
+    return {canonicalize_name(Requirement(r).name) for r in extra}
+
+
 def dockerfile_python(dockerfile_text: str) -> set[str]:
     """The Python versions of the Dockerfile's ``python:X.Y…`` base images."""
     return set(re.findall(r"python:(\d+\.\d+)", dockerfile_text))
 
 
-def problems(lock: Lock, requirements: list[Requirement], image_pythons: set[str]) -> list[str]:
+def problems(
+    lock: Lock,
+    requirements: list[Requirement],
+    image_pythons: set[str],
+    tools: frozenset[str] | set[str] = frozenset(),
+) -> list[str]:
     """Everything wrong with the lock, as sentences naming the package."""
     found: list[str] = []
     for req in requirements:
@@ -110,7 +120,7 @@ def problems(lock: Lock, requirements: list[Requirement], image_pythons: set[str
             found.append(f"{pin.name}: pinned without --hash (line {pin.line})")
         if not pin.via:
             found.append(f"{pin.name}: pinned but nothing needs it (no '# via')")
-        if pin.name in TEST_TOOLS:
+        if pin.name in tools:
             found.append(f"{pin.name}: a test tool in the runtime lock")
     if lock.python is None:
         found.append("the lock does not say which Python it was made for (pip-compile header)")
@@ -123,10 +133,12 @@ def problems(lock: Lock, requirements: list[Requirement], image_pythons: set[str
 
 
 def static_problems() -> list[str]:
+    pyproject = PYPROJECT_PATH.read_text()
     return problems(
         parse_lock(LOCK_PATH.read_text()),
-        runtime_requirements(PYPROJECT_PATH.read_text()),
+        runtime_requirements(pyproject),
         dockerfile_python(DOCKERFILE_PATH.read_text()),
+        test_tools(pyproject),
     )
 
 
@@ -165,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.install:
         started = time.monotonic()
         install_check()
-        print(f"requirements.lock installs and honua-bot starts ({time.monotonic() - started:.0f} s)")
+        print(
+            f"requirements.lock installs and honua-bot starts ({time.monotonic() - started:.0f} s)"
+        )
     return 0
 
 

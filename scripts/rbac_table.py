@@ -59,7 +59,7 @@ def table(permissions: dict[str, Any]) -> str:
 def embedded(doc: str) -> str:
     """The table between the markers of ``doc``."""
     try:
-        head, rest = doc.split(START + "\n", 1)
+        _, rest = doc.split(START + "\n", 1)
         body, _ = rest.split(END, 1)
     except ValueError as exc:
         raise ValueError(f"{DOC_PATH.name}: the {START!r} … {END!r} markers are missing") from exc

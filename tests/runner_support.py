@@ -17,7 +17,8 @@ from bot.adapters import Adapters
 from bot.engine.pipeline import Pipeline, PipelineConfig
 from bot.engine.requests import Actor
 from bot.engine.requests_impl import EngineRequests
-from bot.engine.runner import ActionEngine, RunnerConfig
+from bot.engine.runner import ActionEngine
+from bot.engine.runner_config import RunnerConfig
 from bot.metrics import Metrics
 from bot.models import Incident
 from bot.notify import Recorder

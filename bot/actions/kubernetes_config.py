@@ -7,7 +7,7 @@ last-known-good, then optionally rolls the workload that reads it."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import Field, field_validator
 
@@ -27,8 +27,6 @@ from bot.actions.base import (
 from bot.adapters.errors import AdapterError
 from bot.registry import actions
 from bot.rules.templates import render
-
-MERGE_PATCH = "application/merge-patch+json"
 
 
 class ConfigTarget(ActionParams):
@@ -93,19 +91,32 @@ async def _read(ctx: ActionContext, params: ConfigTarget) -> dict[str, Any]:
     return dict(await kc.call(ctx, request, f"configmap {params.configmap}", params.namespace))
 
 
-async def _patch(
+async def _replace(
     ctx: ActionContext, params: ConfigTarget, body: dict[str, Any], dry_run: bool
 ) -> dict[str, Any]:
+    """PUT the whole ConfigMap (RBAC verb ``update``); its resourceVersion makes any
+    change since the read a 409."""
     core = await ctx.adapters.kubernetes.core()
-    request = core.patch_namespaced_config_map(
-        params.configmap,
-        params.namespace,
-        body,
-        **kc.write_kwargs(dry_run, MERGE_PATCH),
+    request = core.replace_namespaced_config_map(  # a dict body is sent as it is
+        params.configmap, params.namespace, cast(Any, body), **kc.write_kwargs(dry_run)
     )
     conflict = f"{params.configmap} changed since the preview; re-run"
     what = f"configmap {params.configmap}"
-    return dict(await kc.call(ctx, request, what, params.namespace, "patch", conflict))
+    return dict(await kc.call(ctx, request, what, params.namespace, "update", conflict))
+
+
+def _updated(cm: dict[str, Any], entry: str, text: str | None) -> dict[str, Any]:
+    """The ConfigMap as read, with ``entry`` set (None: removed); the server keeps
+    managedFields itself."""
+    meta = {k: v for k, v in (cm.get("metadata") or {}).items() if k != "managedFields"}
+    data = {k: v for k, v in (cm.get("data") or {}).items() if k != entry}
+    if text is not None:
+        data[entry] = text
+    body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+    for key in ("binaryData", "immutable"):
+        if key in cm:
+            body[key] = cm[key]
+    return body
 
 
 def _entry(cm: dict[str, Any], params: ConfigTarget) -> str:
@@ -144,15 +155,15 @@ class ConfigEdit(Action[P]):
         cm = await _read(ctx, params)
         new_text, changes, warnings, extra = await self.edit(params, ctx, cm)
         rv = str(cm["metadata"]["resourceVersion"])
+        body = _updated(cm, params.entry, new_text)
         state: dict[str, Any] = {
             "resource_version": rv,
             "old_data": dict(cm.get("data") or {}),
-            "new": new_text,
+            "body": body,
             **extra,
         }
         if changes:
-            body = {"metadata": {"resourceVersion": rv}, "data": {params.entry: new_text}}
-            await _patch(ctx, params, body, dry_run=True)
+            await _replace(ctx, params, body, dry_run=True)
             if params.restart:
                 kind, name = kc.parse_ref(params.restart)
                 stamp = kc.now_rfc3339()
@@ -174,14 +185,12 @@ class ConfigEdit(Action[P]):
             held = await snapshots.save_last_known_good(
                 store, ns, name, state["resource_version"], state["old_data"]
             )
-        body = {
-            "metadata": {"resourceVersion": state["resource_version"]},
-            "data": {params.entry: state["new"]},
-        }
         try:
-            written = await _patch(ctx, params, body, dry_run=False)
-        except BaseException:
-            if store is not None:  # nothing was replaced: the saved copy goes back
+            written = await _replace(ctx, params, state["body"], dry_run=False)
+        except Refused:
+            # the server said no, so nothing was replaced: the saved copy goes back (after
+            # a timeout the write may have happened, and the copy is kept)
+            if store is not None:
                 await snapshots.put_back_last_known_good(store, ns, name, held)
             raise
         if store is not None:

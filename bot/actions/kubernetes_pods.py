@@ -136,13 +136,13 @@ class DeletePod(Action[DeletePodParams]):
         started = time.monotonic()
         replacement = await self._wait_ready(ctx, ns, name, pod, state, params.wait_ready)
         waited = time.monotonic() - started
-        deleted = Change(kc.target("pod", ns, name), "pod", f"uid {state['uid']}", "deleted")
+        deleted = list(plan.changes)  # the pod went, as previewed, whatever its replacement does
         if replacement is not None and pod_ready(replacement):
             new = replacement["metadata"]["name"]
             return Outcome(
                 ok=True,
                 message=f"deleted pod {ns}/{name}; replacement {new} is Ready after {waited:.0f}s",
-                changes=[deleted],
+                changes=deleted,
                 details={"replacement": new, "waited_seconds": round(waited, 1)},
             )
         if replacement is None:
@@ -158,7 +158,7 @@ class DeletePod(Action[DeletePodParams]):
                 f"deleted pod {ns}/{name}, but {why} after {seconds_text(params.wait_ready)} "
                 f"(wait_ready); check its events and logs"
             ),
-            changes=[deleted],
+            changes=deleted,
             details={
                 "replacement": replacement["metadata"]["name"] if replacement else None,
                 "waited_seconds": round(waited, 1),

@@ -12,9 +12,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from pydantic import ValidationError
 from rich.table import Table
 
 from bot.adapters import Adapters
@@ -76,7 +76,7 @@ def action_runs(alert: Alert, diagnosis: Diagnosis) -> list[dict[str, Any]]:
     """Each proposed action with the params it would run with: templated over the
     alert and the findings as the engine does (``late_templates`` such as ``value``
     are left for the action), then validated against the action's model."""
-    from bot.engine.runner import render_action_params
+    from bot.engine.runner_config import render_action_params
 
     scope: dict[str, Any] = {
         "labels": dict(alert.labels),
@@ -87,7 +87,9 @@ def action_runs(alert: Alert, diagnosis: Diagnosis) -> list[dict[str, Any]]:
     out = []
     for proposed in diagnosis.actions:
         entry = actions.get(proposed.type)
-        late = getattr(entry.impl, "late_templates", frozenset()) if entry else frozenset()
+        late: frozenset[str] = (
+            getattr(entry.impl, "late_templates", frozenset()) if entry else frozenset()
+        )
         rendered = render_action_params(proposed.params, scope, late)
         item = {**proposed.model_dump(), "run_params": rendered, "run_params_error": None}
         if entry is not None:
@@ -184,6 +186,8 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
             )
             console.print(escape(f"  action {a['name']} [{a['type']}]: {how} — {a['description']}"))
             if "run_params" in a:
-                console.print(escape(f"    with {json.dumps(a['run_params'], default=str)}"), style="dim")
+                console.print(
+                    escape(f"    with {json.dumps(a['run_params'], default=str)}"), style="dim"
+                )
             if a.get("run_params_error"):
                 console.print(escape(f"    bad params: {a['run_params_error']}"), style="red")

@@ -15,79 +15,33 @@ import asyncio
 import contextlib
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
-from bot.actions.base import ActionContext, Limits, Outcome, Plan, Refused
+from bot.actions.base import ActionContext, Outcome, Plan, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
-from bot.config import Settings
 from bot.engine.audit import AuditEntry, AuditLog, unfinished_runs
+from bot.engine.gates import target_gate
 from bot.engine.pipeline import Pipeline
 from bot.engine.requests import Actor, Decision, Verdict
 from bot.engine.run_records import RunRecorder
-from bot.engine.safety import GateConfig, SafetyState, duration_words
+from bot.engine.runner_config import (
+    RunnerConfig,
+    action_scope,
+    actor_ref,
+    render_action_params,
+)
+from bot.engine.safety import SafetyState, duration_words
 from bot.engine.verify import verify
 from bot.logs import get_logger
 from bot.models import Incident, ProposedAction
 from bot.registry import Registry
-from bot.rules import templates
 from bot.rules.schema import ActionOptions, Rule
 from bot.store.lease import leased
 
 log = get_logger("runner")
-
-
-@dataclass(frozen=True)
-class RunnerConfig:
-    gates: GateConfig = field(default_factory=GateConfig)
-    limits: Limits = field(default_factory=Limits)
-    dedup_seconds: float = 120.0
-    action_timeout: float = 600.0
-    verify_interval: float = 30.0
-    poll_interval: float = 1.0
-
-
-def runner_config(settings: Settings) -> RunnerConfig:
-    s = settings
-    return RunnerConfig(
-        gates=GateConfig(
-            paused=s.paused,
-            approval_ttl=s.approval_ttl_seconds,
-            breaker_failures=s.breaker_failures,
-            breaker_window=s.breaker_window_seconds,
-            rule_runs_per_hour=s.rule_runs_per_hour,
-            default_cooldown=s.default_cooldown_seconds,
-        ),
-        limits=Limits(s.max_replica_change, s.max_replicas, s.max_processes_per_action),
-        dedup_seconds=s.action_dedup_seconds,
-        action_timeout=s.action_timeout_seconds,
-        verify_interval=s.verify_interval_seconds,
-    )
-
-
-def actor_ref(actor: Actor) -> str:
-    return "auto" if actor.source == "auto" else f"{actor.source}:{actor.id}"
-
-
-def action_scope(incident: Incident) -> dict[str, Any]:
-    """What an action's params may template over: the alert and the findings."""
-    scope: dict[str, Any] = {
-        "labels": dict(incident.labels),
-        "annotations": dict(incident.annotations),
-        "incident": {"id": incident.id, "alertname": incident.alertname},
-    }
-    if incident.diagnosis is not None:
-        scope.update({n: f.as_cel_value() for n, f in incident.diagnosis.findings.items()})
-    return scope
-
-
-def render_action_params(
-    params: dict[str, Any], scope: dict[str, Any], late: frozenset[str]
-) -> dict[str, Any]:
-    return {k: v if k in late else templates.render_params(v, scope) for k, v in params.items()}
 
 
 class ActionEngine:
@@ -222,7 +176,9 @@ class ActionEngine:
             except (AdapterError, TimeoutError) as exc:
                 await self._forget(once, nonce)
                 return await self._refuse(base, "target", f"could not plan: {exc or 'timed out'}")
-            gate, why = await self._target_gates(rule, action, options, plan, auto)
+            gate, why = await target_gate(
+                self.safety, self.config.gates, rule, action, options, plan, auto
+            )
             if dry_run:
                 return await self._dry_run(base, plan, gate, why)
             if gate:
@@ -272,42 +228,6 @@ class ActionEngine:
             incident.id, f"approved `{action.name}` ({len(approvals)}/{needed})", who
         )
         return Decision(Verdict.NEEDS_APPROVAL, msg, gate="approvals")
-
-    async def _target_gates(
-        self,
-        rule: Rule | None,
-        action: ProposedAction,
-        options: ActionOptions,
-        plan: Plan,
-        auto: bool,
-    ) -> tuple[str, str]:
-        remaining = await self.safety.cooldown_remaining(action.type, plan.target)
-        if remaining > 0:
-            return "cooldown", (
-                f"{plan.target} was acted on by {action.type} recently; "
-                f"cooldown_remaining {duration_words(remaining)}"
-            )
-        rule_name = rule.name if rule else ""
-        if options.max_per_hour is not None:
-            runs = await self.safety.runs_this_hour(rule_name, action.name)
-            if runs >= options.max_per_hour:
-                return "rate_limit", (
-                    f"{action.name} already ran {runs} times this hour "
-                    f"(max_per_hour {options.max_per_hour})"
-                )
-        runs = await self.safety.runs_this_hour(rule_name)
-        if runs >= self.config.gates.rule_runs_per_hour:
-            return "rate_limit", (
-                f"rule {rule_name} already ran {runs} actions this hour "
-                f"(HONUA_BOT_RULE_RUNS_PER_HOUR={self.config.gates.rule_runs_per_hour})"
-            )
-        failures = await self.safety.breaker_failures(action.type, plan.target)
-        if auto and failures >= self.config.gates.breaker_failures:
-            return "circuit_breaker", (
-                f"{action.type} on {plan.target} failed verification {failures} times; "
-                "automatic runs stopped, a human must decide"
-            )
-        return "", ""
 
     async def _dry_run(self, base: AuditEntry, plan: Plan, gate: str, why: str) -> Decision:
         lines = plan.lines()

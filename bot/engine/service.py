@@ -13,7 +13,8 @@ from bot.config import Settings
 from bot.engine.pipeline import Pipeline, PipelineConfig
 from bot.engine.requests_impl import EngineRequests
 from bot.engine.rulebook import Rulebook
-from bot.engine.runner import ActionEngine, runner_config
+from bot.engine.runner import ActionEngine
+from bot.engine.runner_config import runner_config
 from bot.engine.worker import Worker
 from bot.logs import get_logger, register_secret
 from bot.metrics import Metrics

@@ -19,6 +19,11 @@ from bot.models import WebhookMessage
 from bot.store import QueueEntry, Store, StoreUnavailable
 
 log = get_logger("worker")
+BUSY_TTL = 86400.0  # how long an entry's count of lock waits is kept
+
+
+def _busy_key(entry: QueueEntry) -> str:
+    return f"queue:waits:{entry.id}"
 
 
 class Worker:
@@ -48,14 +53,21 @@ class Worker:
             await self.store.dead_letter(entry, f"unreadable: {exc.errors()[0]['msg']}")
             return True
         if entry.deliveries > self.max_deliveries:
-            log.error(
-                "queue entry failed too often; dead-lettered",
-                entry=entry.id,
-                deliveries=entry.deliveries,
-            )
-            await self.store.dead_letter(entry, f"failed {entry.deliveries - 1} times")
-            return True
+            # Deliveries that found the incident locked (by a sibling, or by a dead
+            # replica until its lease ran out) were waits, not failures.
+            waits = int(await self.store.get_value(_busy_key(entry)) or 0)
+            failures = entry.deliveries - 1 - waits
+            if failures >= self.max_deliveries:
+                log.error(
+                    "queue entry failed too often; dead-lettered",
+                    entry=entry.id,
+                    deliveries=entry.deliveries,
+                    waits=waits,
+                )
+                await self.store.dead_letter(entry, f"failed {failures} times")
+                return True
         done = True
+        failed = False
         for alert in message.alerts:
             try:
                 outcome = await self.pipeline.handle(alert, message.external_url)
@@ -69,12 +81,15 @@ class Worker:
                     fingerprint=alert.fingerprint,
                 )
                 done = False
+                failed = True
                 continue
             if outcome is Outcome.BUSY:
                 done = False
         if done:
             await self.store.ack(entry)
             self.processed += 1
+        elif not failed:
+            await self.store.incr(_busy_key(entry), BUSY_TTL)
         return done
 
     async def run(self, stop: asyncio.Event, reclaim_every: float | None = None) -> None:

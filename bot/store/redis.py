@@ -13,7 +13,7 @@ from redis.exceptions import RedisError, ResponseError
 from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.store.base import QueueEntry, StoreUnavailable
-from bot.store.sentinel import is_sentinel_url, sentinel_client
+from bot.store.sentinel import follow_master, is_sentinel_url, sentinel_client
 
 PREFIX = "honua-bot"
 STREAM = f"{PREFIX}:alerts"
@@ -154,6 +154,7 @@ class RedisStore:
         # redis+sentinel://: the master is looked up through the Sentinels and
         # followed across failovers (see bot/store/sentinel.py)
         self._sentinel: Sentinel | None = None
+        self._follower: asyncio.Task[None] | None = None
         self.client: aioredis.Redis
         if is_sentinel_url(url):
             self.client, self._sentinel = sentinel_client(url, **options)
@@ -172,6 +173,8 @@ class RedisStore:
             raise StoreUnavailable(f"redis: {exc}") from exc
 
     async def start(self) -> None:
+        if self._sentinel is not None and self._follower is None:
+            self._follower = asyncio.create_task(follow_master(self.client))
         try:
             await self._call(self.client.xgroup_create(STREAM, GROUP, id="0", mkstream=True))
         except ResponseError as exc:
@@ -179,6 +182,10 @@ class RedisStore:
                 raise
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
+            await asyncio.gather(self._follower, return_exceptions=True)
+            self._follower = None
         await self.client.aclose()
         if self._sentinel is not None:
             await self._sentinel.aclose()

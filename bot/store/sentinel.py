@@ -32,8 +32,7 @@ from urllib.parse import parse_qs, unquote
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
-from redis.asyncio.sentinel import SentinelConnectionPool
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
@@ -175,7 +174,6 @@ async def follow_master(client: aioredis.Redis, interval: float = FOLLOW_INTERVA
         except (RedisError, OSError):
             continue  # no Sentinel answers: the connections themselves will say so
         if previous is None or current == previous:
-            pool.master_address = pool.master_address or current
             continue
         log.warning(
             "redis master moved (sentinel failover): reconnecting",

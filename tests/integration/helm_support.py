@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
 CHART = Path(__file__).resolve().parents[2] / "helm" / "honua-bot"
 KUBE_VERSION = "1.34.0"
@@ -116,12 +116,19 @@ class HelmRenderError(Exception):
 
 
 @contextmanager
-def helm_renderer(namespace: str = "honua-bot") -> Iterator[Any]:
+def helm_renderer(
+    namespace: str = "honua-bot",
+) -> Iterator[Callable[..., list[dict[str, Any]]]]:
     """Yield ``render(values) -> list of objects``, backed by one stand-in API server."""
-    import helm_sdkpy
+    try:
+        import helm_sdkpy
+    except ImportError as exc:  # it declares Python >= 3.12 but runs on 3.11
+        raise RuntimeError(
+            "helm-sdkpy is not installed: pip install --ignore-requires-python helm-sdkpy"
+        ) from exc
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     host, port = server.server_address[:2]
     # helm-sdkpy takes kubeconfig text when it looks like YAML (else a file path)
@@ -132,15 +139,19 @@ users: [{{name: fake, user: {{token: fake}}}}]
 contexts: [{{name: fake, context: {{cluster: fake, user: fake}}}}]
 current-context: fake
 """
-    config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=kubeconfig)
 
     def render(values: dict[str, Any] | None = None, release: str = "honua-bot") -> list[dict]:
+        # a Configuration per render: each holds a Kubernetes client whose
+        # client-side rate limiter would otherwise slow every install after the fifth
+        config = helm_sdkpy.Configuration(namespace=namespace, kubeconfig=kubeconfig)
         install = helm_sdkpy.Install(config)
         try:
             result = asyncio.run(install.run(release, str(CHART), values=values, wait=False))
         except helm_sdkpy.HelmError as exc:
             raise HelmRenderError(str(exc)) from exc
-        return [doc for doc in YAML(typ="safe").load_all(result["manifest"]) if doc]
+        # libyaml: a pure-Python parser would take most of the test time
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        return [doc for doc in yaml.load_all(result["manifest"], Loader=loader) if doc]
 
     try:
         yield render

@@ -3,6 +3,7 @@ loop, the real kubernetes_asyncio client pointed at it, and plan/execute by name
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ async def plan_then_execute(
     before = kube.writes()
     the_plan = await plan(type_, params, ctx)
     assert kube.writes() == before, "planning (the server's dry run) must change nothing"
+    json.dumps(the_plan.state)  # the engine may keep a plan between preview and click
     return the_plan, await execute(type_, params, ctx, the_plan)
 
 

@@ -177,6 +177,7 @@ async def test_delete_pod_waits_for_the_statefulset_replacement(kube: Kube) -> N
     )
     assert the_plan.changes[0].after == "deleted; StatefulSet redis creates a replacement"
     assert outcome.ok, outcome.message
+    assert outcome.changes == the_plan.changes
     assert outcome.message.startswith(f"deleted pod {NS}/redis-0; replacement redis-0 is Ready")
     fresh = kube.get("pods", "redis-0")
     assert fresh["metadata"]["uid"] != old_uid
@@ -259,7 +260,8 @@ async def test_expand_pvc_grows_and_says_there_is_no_undo(kube: Kube) -> None:
         kube, "kubernetes.expand_pvc", {"name": "redis-data-redis-0", "size": "x1.5"}
     )
     assert [(c.before, c.after) for c in the_plan.changes] == [("10Gi", "15Gi")]
-    assert outcome.ok and outcome.undo is None and "No undo" in outcome.message
+    assert outcome.ok and outcome.changes == the_plan.changes
+    assert outcome.undo is None and "No undo" in outcome.message
     assert "capacity is now 15Gi" in outcome.message
     assert (
         kube.get("persistentvolumeclaims", "redis-data-redis-0")["status"]["capacity"]["storage"]

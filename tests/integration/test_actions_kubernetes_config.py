@@ -158,12 +158,12 @@ async def test_changed_since_the_preview_is_a_conflict_and_nothing_is_kept(kube:
 
 
 async def test_rbac_denial_is_a_clear_refusal(kube: Kube) -> None:
-    kube.fake.deny("patch", "configmaps", NS)
+    kube.fake.deny("update", "configmaps", NS)
     with pytest.raises(Refused) as exc:
         await plan("kubernetes.patch_config", HALVE, kube.ctx())
     assert exc.value.gate == "forbidden"
     assert exc.value.message.startswith(
-        f"forbidden: cannot patch configmap process-config in namespace {NS} (RBAC)"
+        f"forbidden: cannot update configmap process-config in namespace {NS} (RBAC)"
     )
 
 

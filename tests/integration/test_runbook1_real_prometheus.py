@@ -33,6 +33,7 @@ async def test_llm_rate_limit_scenario_from_real_prometheus_and_process_api(
         "redis_pod",
         "redis",
         "rollout",
+        "config",
     }
     assert d.findings["failure_rate"].data["value"] > 0
     assert d.findings["llm_rate_limit"].data["value"] > 0

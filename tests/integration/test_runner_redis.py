@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine.requests import Actor, Verdict
-from bot.engine.runner import RunnerConfig
+from bot.engine.runner_config import RunnerConfig
 from bot.engine.safety import GateConfig
 from bot.models import ProposedAction
 from bot.store import RedisStore

@@ -118,3 +118,10 @@ def test_chart_app_version_is_the_project_version() -> None:
     chart = load_yaml(CHART / "Chart.yaml")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert chart["appVersion"] == project["version"]
+
+
+def test_the_install_doc_lists_every_secret_value(values: dict[str, Any]) -> None:
+    doc = rbac_table.DOC_PATH.read_text()
+    for key, ref in values["secrets"].items():
+        assert f"| `secrets.{key}` |" in doc, f"docs/install.md: add secrets.{key}"
+        assert f"| `{ref['key']}` |" in doc, f"docs/install.md: secrets.{key}'s key {ref['key']}"

@@ -302,6 +302,15 @@ def test_runbook1_redis_connection_with_prometheus_down(runbook1: Rule) -> None:
 def test_runbook1_with_no_results_is_unclassified_naming_every_probe(runbook1: Rule) -> None:
     d = replay(runbook1, {})
     assert d.scenario == UNCLASSIFIED
-    probes = ["failure_rate", "llm_rate_limit", "failures", "pods", "redis_pod", "redis", "rollout"]
+    probes = [
+        "failure_rate",
+        "llm_rate_limit",
+        "failures",
+        "pods",
+        "redis_pod",
+        "redis",
+        "rollout",
+        "config",
+    ]
     assert d.summary.endswith("probes that failed: " + ", ".join(probes))
     assert set(d.findings) == set(probes)

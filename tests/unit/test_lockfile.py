@@ -67,8 +67,13 @@ def test_each_problem_names_the_package(
     pins: list[tuple[str, str, bool, str]], requirements: list[str], expected: str
 ) -> None:
     lock = check_lock.parse_lock(lock_text(*pins))
-    found = check_lock.problems(lock, [Requirement(r) for r in requirements], {"3.11"})
+    found = check_lock.problems(lock, [Requirement(r) for r in requirements], {"3.11"}, {"pytest"})
     assert found == [expected]
+
+
+def test_the_test_extra_is_read_from_pyproject() -> None:
+    tools = check_lock.test_tools(check_lock.PYPROJECT_PATH.read_text())
+    assert {"pytest", "ruff", "mypy", "kubernetes-validate"} <= tools
 
 
 def test_names_are_compared_canonically() -> None:

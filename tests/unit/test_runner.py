@@ -12,7 +12,7 @@ import pytest
 
 from bot.engine.audit import AuditEntry
 from bot.engine.requests import Actor, Verdict
-from bot.engine.runner import RunnerConfig
+from bot.engine.runner_config import RunnerConfig
 from bot.engine.safety import Approval, GateConfig, cooldown_remaining, valid_approvals
 from bot.store import MemoryStore
 from tests.helpers import wait_for

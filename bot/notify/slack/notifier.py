@@ -54,8 +54,11 @@ from bot.notify.slack.render import (
 )
 from bot.notify.slack.state import MemberRef, MessageRef, SlackState
 from bot.store import Store
+from bot.store.lease import leased
 
 log = get_logger("slack")
+
+POST_LEASE = 15.0  # seconds the per-incident post lock outlives a dead holder
 
 # chat.update answers that no retry can fix (the message was deleted, say)
 _GONE = {"message_not_found", "cant_update_message", "channel_not_found", "is_archived"}
@@ -199,11 +202,12 @@ class SlackNotifier:
         self, channel: str, incident: Incident, event: Event, thread_ts: str = ""
     ) -> MessageRef:
         """Post the incident's message unless someone already has (store-keyed)."""
-        owner = uuid.uuid4().hex
+        # A lease, renewed while the post runs: a replica killed mid-post frees it
+        # within POST_LEASE seconds instead of blocking the incident's message longer.
         lock = f"slack-post:{incident.id}"
-        if not await self.store.acquire(lock, owner, max(self.config.retry_seconds * 2, 60)):
-            raise SlackUnavailable(f"another worker is posting {incident.id}; retried later")
-        try:
+        async with leased(self.store, lock, uuid.uuid4().hex, POST_LEASE) as held:
+            if not held:
+                raise SlackUnavailable(f"another worker is posting {incident.id}; retried later")
             ref = await self.state.message(incident.id)
             if ref is not None:  # posted meanwhile (a replica, a redelivery)
                 await self._update(ref, incident, event)
@@ -213,8 +217,6 @@ class SlackNotifier:
             await self.state.save_message(incident.id, ref)
             log.info("slack message posted", incident=incident.id, channel=ref.channel, ts=ref.ts)
             return ref
-        finally:
-            await self.store.release(lock, owner)
 
     async def _update(self, ref: MessageRef, incident: Incident, event: Event) -> None:
         message = await self.render(incident, event)

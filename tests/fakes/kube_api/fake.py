@@ -56,7 +56,10 @@ class FakeKube(PodStateKnobs):
     ``set_latency`` (errors and slowness), ``set_pod_startup`` (how new pods come up),
     ``crashloop``/``oom_killed``/``image_pull_backoff``/``evict``/``make_pending``/
     ``make_ready``/``set_container_state`` (pod states), ``set_logs``, ``add_event``,
-    ``set_pvc_resize``, ``reset``. ``requests`` records every API request seen over HTTP."""
+    ``set_pvc_resize``, ``reset``. ``requests`` records every API request seen over HTTP.
+    Writes keep ``metadata.managedFields`` (the field manager is ``?fieldManager=`` or the
+    User-Agent over HTTP, ``manager=`` when called directly); a PVC grows only when its
+    StorageClass sets ``allowVolumeExpansion``."""
 
     def __init__(self, seed: int | None = 0, user: str = DEFAULT_USER) -> None:
         self.user = user

@@ -118,8 +118,10 @@ def update_managed_fields(
     """Record in ``new['metadata']['managedFields']`` that ``manager`` wrote ``new``
     over ``old`` (None: created it). False when nothing changed."""
     entries = clone((old or {}).get("metadata", {}).get("managedFields") or [])
+    changed: FieldSet | None
     if old is None:
-        changed: FieldSet | None = _fields(_tracked(new, subresource))
+        changed = _fields(_tracked(new, subresource))
+        changed.pop(".", None)  # the object itself is no one's field
     else:
         changed = _changed(_tracked(old, subresource), _tracked(new, subresource))
     if changed is None:

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -14,9 +16,31 @@ from tests.helpers import free_port, wait_for_sync
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str], scrape_interval: str = "1s") -> None:
+    """Real Prometheus scraping ``targets`` (job ``honua``) and, optionally, more jobs
+    (``jobs``: job name → targets), evaluating ``rule_files`` every
+    ``evaluation_interval`` (default: the scrape interval) and sending alerts to
+    ``alertmanagers`` (``host:port``). ``backfill`` is OpenMetrics text with
+    timestamps, written into the TSDB with ``promtool tsdb create-blocks-from
+    openmetrics`` before the start, for rules that look back further than a test runs."""
+
+    def __init__(
+        self,
+        targets: list[str],
+        scrape_interval: str = "1s",
+        *,
+        jobs: dict[str, list[str]] | None = None,
+        rule_files: list[Path] | None = None,
+        alertmanagers: list[str] | None = None,
+        evaluation_interval: str | None = None,
+        backfill: str | None = None,
+    ) -> None:
         self.targets = targets
         self.scrape_interval = scrape_interval
+        self.jobs = {"honua": targets, **(jobs or {})}
+        self.rule_files = rule_files or []
+        self.alertmanagers = alertmanagers or []
+        self.evaluation_interval = evaluation_interval or scrape_interval
+        self.backfill = backfill
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self._dir: tempfile.TemporaryDirectory[str] | None = None
@@ -31,11 +55,9 @@ class PrometheusServer:
             raise RuntimeError("prometheus is not installed (apt-get install prometheus)")
         self._dir = tempfile.TemporaryDirectory(prefix="honua-prom-")
         root = Path(self._dir.name)
-        targets = ", ".join(f'"{t}"' for t in self.targets)
-        (root / "prometheus.yml").write_text(
-            f"global: {{scrape_interval: {self.scrape_interval}, evaluation_interval: {self.scrape_interval}}}\n"
-            f"scrape_configs:\n  - job_name: honua\n    static_configs:\n      - targets: [{targets}]\n"
-        )
+        (root / "prometheus.yml").write_text(self.config())
+        if self.backfill is not None:
+            self._write_backfill(root)
         self.log = open(root / "prometheus.log", "wb")
         self.proc = subprocess.Popen(
             [
@@ -51,9 +73,53 @@ class PrometheusServer:
         wait_for_sync(self._ready, timeout=30)
         return self
 
+    def config(self) -> str:
+        """prometheus.yml (JSON is YAML)."""
+        body: dict[str, Any] = {
+            "global": {
+                "scrape_interval": self.scrape_interval,
+                "evaluation_interval": self.evaluation_interval,
+            },
+            "scrape_configs": [
+                {"job_name": job, "static_configs": [{"targets": targets}]}
+                for job, targets in self.jobs.items()
+                if targets
+            ],
+        }
+        if self.rule_files:
+            body["rule_files"] = [str(p) for p in self.rule_files]
+        if self.alertmanagers:
+            body["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": self.alertmanagers}]}]
+            }
+        return json.dumps(body, indent=2)
+
+    def _write_backfill(self, root: Path) -> None:
+        promtool = shutil.which("promtool")
+        if promtool is None:
+            raise RuntimeError("promtool is not installed (apt-get install prometheus)")
+        source = root / "backfill.om"
+        source.write_text(self.backfill or "")
+        done = subprocess.run(
+            [
+                promtool,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(source),
+                str(root / "data"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed: {done.stderr[-2000:]}")
+
     def _ready(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {self.proc.returncode}")
+            log = Path(self.log.name).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {log}")
         try:
             return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
         except httpx.HTTPError:
@@ -62,6 +128,11 @@ class PrometheusServer:
     def query(self, expr: str) -> list[dict[str, object]]:
         body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()
         return list(body["data"]["result"])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Alerts of the loaded rules (pending and firing), as ``/api/v1/alerts`` lists them."""
+        body = httpx.get(f"{self.url}/api/v1/alerts", timeout=5).json()
+        return list(body["data"]["alerts"])
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -128,6 +199,10 @@ class AlertmanagerServer:
 
     def silences(self) -> list[dict[str, object]]:
         return list(httpx.get(f"{self.url}/api/v2/silences", timeout=5).json())
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The alerts Alertmanager holds (``/api/v2/alerts``), inhibited ones included."""
+        return list(httpx.get(f"{self.url}/api/v2/alerts", timeout=5).json())
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -188,7 +188,10 @@ class RedisStore:
             self._follower = None
         await self.client.aclose()
         if self._sentinel is not None:
-            await self._sentinel.aclose()
+            try:
+                await self._sentinel.aclose()
+            except (RedisError, OSError) as exc:  # closing must not fail the shutdown
+                log.warning("closing the sentinel connections failed", error=str(exc))
 
     async def ping(self) -> None:
         await self._call(self.client.ping())

@@ -36,7 +36,7 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from bot.logs import get_logger
+from bot.logs import get_logger, register_secret
 
 log = get_logger("store")
 SCHEME = "redis+sentinel"
@@ -135,6 +135,9 @@ def sentinel_client(url: str, **connection: Any) -> tuple[aioredis.Redis, Sentin
     (the caller closes both). ``connection`` are redis-py connection options
     (timeouts, health checks) used for the master and the Sentinels alike."""
     parsed = parse_sentinel_url(url)
+    # the whole URL is masked in logs already; the decoded passwords are not
+    register_secret(parsed.password)
+    register_secret(parsed.sentinel_password)
     socket_options = {k: v for k, v in connection.items() if k.startswith("socket_")}
     sentinel_auth = {
         k: v

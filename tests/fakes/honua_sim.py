@@ -12,6 +12,16 @@ fault. Real Prometheus scrapes it; the bot probes it as it would production.
 Knobs (Python API or ``POST /_sim/...``): the fault (failure mix by error
 message), each LLM provider's health (ok, rate_limit, down, unauthorized), stuck,
 slow and runaway processes, Redis unreachable, cancellation that hangs.
+
+With a Redis URL the simulator also notices by itself when that Redis stops
+answering (writes fail, a PING every half second) and when it is back, as the
+framework's connection multiplexer does. A timeout sweep every second counts
+each Running process past ``ProcessTimeouts.<type>`` in
+``honua_process_timeout_total`` (a stuck process is counted at every sweep until
+it is cancelled). With ``kube_url`` the simulator plays the deployment's pods in
+the Kubernetes fake and reloads process-config when it rolls (see
+``tests/fakes/honua_config.py``); ``llm_quota`` then makes the ``llm-rate-limit``
+fault depend on MaxConcurrentProcesses.
 """
 
 from __future__ import annotations
@@ -19,302 +29,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
-import re
-import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import generate_latest
 
-# fault → {errorMessage: share of processes that fail with it}
-FAULTS: dict[str, dict[str, float]] = {
-    "none": {"Timeout exceeded": 0.02},
-    "llm-rate-limit": {"429 Too Many Requests": 0.4, "Timeout exceeded": 0.02},
-    "redis": {"Redis connection failed: redis-0.redis:6379": 0.6},
-    "config": {"Invalid configuration: ProcessFramework.MaxConcurrentProcesses": 0.5},
-    "timeout": {"Timeout exceeded": 0.3},
-    "database": {"Npgsql.NpgsqlException: Failed to connect to postgres:5432": 0.5},
-}
-LLM_ERRORS = {
-    "rate_limit": "429 Too Many Requests",
-    "down": "503 Service Unavailable",
-    "unauthorized": "401 Unauthorized",
-}
-PROCESS_TYPES = ("DeploymentProcess", "UpgradeProcess", "MetadataProcess")
-STEPS = (
-    "Initialize",
-    "ValidateInput",
-    "GenerateInfrastructure",
-    "DeployInfrastructure",
-    "Finalize",
+from tests.fakes.honua_config import watch_deployment
+from tests.fakes.honua_model import (
+    DEFAULT_MAX_CONCURRENT,
+    DEFAULT_TIMEOUTS,
+    FAULTS,
+    LLM_ERRORS,
+    PROCESS_TYPES,
+    STEPS,
+    Simulator,
 )
-_DURATION = re.compile(r"^(\d+)([smhd])$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(t: datetime) -> str:
-    return t.isoformat().replace("+00:00", "Z")
-
-
-def _parse(t: str) -> datetime:
-    return datetime.fromisoformat(t.replace("Z", "+00:00"))
-
-
-class Simulator:
-    def __init__(
-        self,
-        fault: str = "none",
-        rate: float = 5.0,
-        seed: int | None = None,
-        redis_url: str | None = None,
-    ) -> None:
-        self.fault = fault
-        self.rate = rate
-        self.random = random.Random(seed)
-        self.redis_url = redis_url
-        self.redis: Any = None
-        self.redis_reachable = True
-        self.process_ttl = 86400
-        self.providers = {"openai": "ok", "azure": "ok"}
-        self.primary_provider = "openai"
-        self.cancel_delay = 0.5  # seconds from Cancelling to Cancelled
-        self.cancel_hangs = False  # graceful cancel never completes (force needed)
-        self.cancel_requests: list[tuple[str, bool]] = []  # (process id, force) as asked
-        self.processes: dict[str, dict[str, Any]] = {}
-        self.registry = CollectorRegistry()
-        r = self.registry
-        self.started = Counter(
-            "honua_process_started", "Processes started", ["process_type"], registry=r
-        )
-        self.failures = Counter(
-            "honua_process_failures", "Processes failed", ["process_type"], registry=r
-        )
-        self.llm_errors = Counter(
-            "honua_llm_errors", "LLM API errors", ["provider", "error_type"], registry=r
-        )
-        self.duration = Gauge(
-            "honua_process_duration_seconds",
-            "Average duration of recent processes",
-            ["process_type"],
-            registry=r,
-        )
-        self.active = Gauge("honua_active_processes", "Processes running", registry=r)
-        self._durations: dict[str, list[float]] = {t: [] for t in PROCESS_TYPES}
-        for t in PROCESS_TYPES:  # series exist from the first scrape, as in production
-            self.started.labels(t)
-            self.failures.labels(t)
-        for provider in self.providers:
-            for kind in ("rate_limit", "server_error", "authentication"):
-                self.llm_errors.labels(provider, kind)
-
-    # state -----------------------------------------------------------------
-    async def persist(self, proc: dict[str, Any]) -> None:
-        if self.redis is None or not self.redis_reachable:
-            return
-        await self.redis.set(
-            f"honua:process:{proc['processId']}", json.dumps(proc), ex=self.process_ttl
-        )
-
-    def _touch(self, proc: dict[str, Any]) -> None:
-        if self.redis is not None:
-            asyncio.get_running_loop().create_task(self.persist(proc))
-
-    def start_process(
-        self, process_type: str | None = None, payload: Any = None, user: str = "alice@example.com"
-    ) -> dict[str, Any]:
-        pid = str(uuid.uuid4())
-        ptype = process_type or self.random.choice(PROCESS_TYPES)
-        now = _iso(_now())
-        proc = {
-            "processId": pid,
-            "processType": ptype,
-            "status": "Running",
-            "errorMessage": None,
-            "user": user,
-            "startTime": now,
-            "completedAt": None,
-            "currentStep": STEPS[0],
-            "completionPercentage": 0,
-            "lastProgressAt": now,
-            "createdResources": [],
-            "cleanedUp": False,
-            "input": payload
-            if payload is not None
-            else {"target": f"env-{self.random.randint(1, 9)}"},
-        }
-        self.processes[pid] = proc
-        self.started.labels(ptype).inc()
-        self.active.set(self._running())
-        return proc
-
-    def _running(self) -> int:
-        return sum(1 for p in self.processes.values() if p["status"] in ("Running", "Cancelling"))
-
-    def _outcome(self) -> str | None:
-        """The error a finishing process fails with, or None for success."""
-        provider_state = self.providers.get(self.primary_provider, "ok")
-        if provider_state != "ok" and self.random.random() < 0.5:
-            kind = {
-                "rate_limit": "rate_limit",
-                "down": "server_error",
-                "unauthorized": "authentication",
-            }
-            self.llm_errors.labels(self.primary_provider, kind[provider_state]).inc()
-            return LLM_ERRORS[provider_state]
-        if not self.redis_reachable and self.random.random() < 0.6:
-            return "Redis connection failed: redis-0.redis:6379"
-        roll = self.random.random()
-        for message, share in FAULTS.get(self.fault, FAULTS["none"]).items():
-            if roll < share:
-                if message.startswith("429"):
-                    self.llm_errors.labels(self.primary_provider, "rate_limit").inc()
-                return message
-            roll -= share
-        return None
-
-    def finish_process(self, pid: str) -> None:
-        proc = self.processes.get(pid)
-        if proc is None or proc["status"] != "Running":
-            return
-        now = _now()
-        error = self._outcome()
-        proc.update(
-            status="Failed" if error else "Completed",
-            errorMessage=error,
-            completedAt=_iso(now),
-            lastProgressAt=_iso(now),
-        )
-        if error:
-            self.failures.labels(proc["processType"]).inc()
-        else:
-            proc.update(currentStep=STEPS[-1], completionPercentage=100)
-        recent = self._durations[proc["processType"]]
-        recent.append((now - _parse(proc["startTime"])).total_seconds())
-        del recent[:-50]
-        self.duration.labels(proc["processType"]).set(sum(recent) / len(recent))
-        self.active.set(self._running())
-        self._touch(proc)
-
-    def seed_history(self, count: int) -> None:
-        """Processes that already ran, so the API has a history from the start."""
-        for _ in range(count):
-            self.finish_process(self.start_process()["processId"])
-
-    def add_processes(
-        self,
-        state: str,
-        count: int = 1,
-        age_minutes: float = 90,
-        process_type: str = "DeploymentProcess",
-    ) -> list[dict[str, Any]]:
-        """Long-running processes: ``stuck`` (no progress since it started),
-        ``slow`` (old but progressing), ``runaway`` (creating resources)."""
-        made = []
-        for _ in range(count):
-            proc = self.start_process(process_type)
-            started = _now() - timedelta(minutes=age_minutes)
-            proc["startTime"] = _iso(started)
-            proc["currentStep"] = "GenerateInfrastructure"
-            proc["completionPercentage"] = 45
-            proc["lastProgressAt"] = _iso(started if state == "stuck" else _now())
-            if state == "runaway":
-                proc["currentStep"] = "DeployInfrastructure"
-                proc["createdResources"] = [f"vpc-{i:03d}" for i in range(3)] + ["subnet-456"]
-            proc["simState"] = state
-            made.append(proc)
-        return made
-
-    # process API -----------------------------------------------------------
-    def list(self, status: str | None, since: str | None) -> list[dict[str, Any]]:
-        cutoff = None
-        if since:
-            m = _DURATION.match(since)
-            if not m:
-                raise web.HTTPBadRequest(text=json.dumps({"error": f"bad since {since!r}"}))
-            cutoff = _now() - timedelta(seconds=int(m[1]) * _UNITS[m[2]])
-        out = []
-        for proc in self.processes.values():
-            self._advance(proc)
-            if status and proc["status"] != status:
-                continue
-            if cutoff and _parse(proc["completedAt"] or proc["startTime"]) < cutoff:
-                continue
-            out.append(self.public(proc))
-        return out
-
-    def _advance(self, proc: dict[str, Any]) -> None:
-        """Slow processes progress and runaway ones keep creating, whenever looked at."""
-        state = proc.get("simState")
-        if proc["status"] != "Running":
-            return
-        if state == "slow" and proc["completionPercentage"] < 95:
-            proc["completionPercentage"] += 1
-            proc["lastProgressAt"] = _iso(_now())
-        elif state == "runaway":
-            proc["createdResources"].append(f"vpc-{len(proc['createdResources']):03d}")
-
-    @staticmethod
-    def public(proc: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in proc.items() if k != "simState"}
-
-    def cancel(self, pid: str, force: bool) -> dict[str, Any]:
-        proc = self.processes[pid]
-        self.cancel_requests.append((pid, force))
-        if proc["status"] not in ("Running", "Cancelling", "Pending"):
-            raise web.HTTPConflict(text=json.dumps({"error": f"process is {proc['status']}"}))
-        if force:
-            proc.update(status="Cancelled", completedAt=_iso(_now()))
-        else:
-            proc["status"] = "Cancelling"
-            if not self.cancel_hangs:
-                asyncio.get_running_loop().call_later(self.cancel_delay, self._cancelled, pid)
-        self.active.set(self._running())
-        self._touch(proc)
-        return proc
-
-    def _cancelled(self, pid: str) -> None:
-        proc = self.processes.get(pid)
-        if proc and proc["status"] == "Cancelling":
-            proc.update(status="Cancelled", completedAt=_iso(_now()))
-            self.active.set(self._running())
-            self._touch(proc)
-
-    def retry(self, pid: str, current_step_only: bool) -> dict[str, Any]:
-        proc = self.processes[pid]
-        if current_step_only:
-            if proc["status"] != "Running":
-                raise web.HTTPConflict(
-                    text=json.dumps({"error": "retry-current-step needs a Running process"})
-                )
-            proc["lastProgressAt"] = _iso(_now())
-            proc["simState"] = "slow"
-        else:
-            if proc["status"] not in ("Failed", "Cancelled"):
-                raise web.HTTPConflict(
-                    text=json.dumps({"error": f"cannot retry a {proc['status']} process"})
-                )
-            proc.update(
-                status="Running", errorMessage=None, completedAt=None, lastProgressAt=_iso(_now())
-            )
-            proc.pop("simState", None)
-            asyncio.get_running_loop().call_later(0.5, self.finish_process, pid)
-        self._touch(proc)
-        return proc
-
-    async def run(self) -> None:
-        while True:
-            pid = self.start_process()["processId"]
-            asyncio.get_running_loop().call_later(
-                self.random.uniform(0.2, 1.0), self.finish_process, pid
-            )
-            await asyncio.sleep(1.0 / self.rate if self.rate > 0 else 1.0)
-
+__all__ = [
+    "DEFAULT_MAX_CONCURRENT",
+    "DEFAULT_TIMEOUTS",
+    "FAULTS",
+    "LLM_ERRORS",
+    "PROCESS_TYPES",
+    "STEPS",
+    "Simulator",
+    "create_app",
+    "main",
+]
 
 SIM = web.AppKey("sim", Simulator)
 
@@ -381,7 +122,7 @@ async def mark_cleaned_up(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     sim = request.app[SIM]
     checks = {
-        "redis": "Healthy" if sim.redis_reachable else "Unhealthy",
+        "redis": "Healthy" if sim.redis_available else "Unhealthy",
         "database": "Unhealthy" if sim.fault == "database" else "Healthy",
         "llm": "Healthy" if sim.providers[sim.primary_provider] == "ok" else "Degraded",
     }
@@ -414,6 +155,8 @@ async def sim_admin(request: web.Request) -> web.Response:
             float(body.get("age_minutes", 90)),
             body.get("processType", "DeploymentProcess"),
         )
+        for proc in made:
+            await sim.persist(proc)
         return web.json_response([Simulator.public(p) for p in made])
     elif knob == "cancel":
         sim.cancel_hangs = bool(body.get("hangs", False))
@@ -440,16 +183,24 @@ def create_app(sim: Simulator, traffic: bool = True) -> web.Application:
     app.router.add_post("/_sim/{knob}", sim_admin)
 
     async def _lifecycle(app: web.Application) -> Any:
+        tasks = [asyncio.create_task(sim.run_sweeps())]
         if sim.redis_url:
             import redis.asyncio as aioredis
 
-            sim.redis = aioredis.Redis.from_url(sim.redis_url)
+            sim.redis = aioredis.Redis.from_url(
+                sim.redis_url, socket_timeout=1, socket_connect_timeout=1
+            )
             for proc in sim.processes.values():
                 await sim.persist(proc)
-        task = asyncio.create_task(sim.run()) if traffic else None
+            tasks.append(asyncio.create_task(sim.watch_redis()))
+        if sim.kube_url:
+            tasks.append(asyncio.create_task(watch_deployment(sim, sim.kube_url)))
+        if traffic:
+            tasks.append(asyncio.create_task(sim.run()))
         yield
-        if task:
+        for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         if sim.redis is not None:
             await sim.redis.aclose()
 
@@ -467,9 +218,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="processes started per second")
     parser.add_argument("--history", type=int, default=50, help="finished processes to start with")
     parser.add_argument("--redis-url", help="keep process state in this Redis (honua:process:{id})")
+    parser.add_argument(
+        "--kube-url", help="play the deployment's pods in this Kubernetes API (process-config)"
+    )
+    parser.add_argument(
+        "--llm-quota",
+        type=int,
+        help="concurrency the LLM provider accepts: llm-rate-limit 429s only above it",
+    )
     parser.add_argument("--seed", type=int)
     args = parser.parse_args()
-    sim = Simulator(args.fault, args.rate, args.seed, args.redis_url)
+    sim = Simulator(args.fault, args.rate, args.seed, args.redis_url, args.kube_url, args.llm_quota)
     sim.seed_history(args.history)
     web.run_app(create_app(sim), host=args.host, port=args.port, access_log=None, print=None)
 

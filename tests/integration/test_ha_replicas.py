@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from bot.models import Incident
 from bot.models.alertmanager import Alert
 from bot.store.redis import DEAD, GROUP, PREFIX, STREAM
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, channel_id
 from tests.helpers import RedisServer, alert, notification, wait_for
 from tests.integration.serve_support import (  # noqa: F401 - `serve` is a fixture
     ServeProcess,
@@ -34,6 +34,8 @@ from tests.integration.serve_support import (  # noqa: F401 - `serve` is a fixtu
 
 ALERTS = 500
 KILL_AFTER = 150  # accepted posts before one replica is killed
+WORKERS = 4  # per replica
+CHANNELS = ["#replica-0", "#replica-1", "#replica-2"]
 RULE = """\
 name: ha-burst
 severity: P3
@@ -63,14 +65,15 @@ async def r(private_redis: RedisServer) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-def replica_env(redis_url: str, rules: Path, slack: FakeSlack) -> dict[str, str]:
+def replica_env(redis_url: str, rules: Path, slack: FakeSlack, channel: str) -> dict[str, str]:
     return {
         "HONUA_BOT_REDIS_URL": redis_url,
         "HONUA_BOT_RULES": str(rules),
         # a dead replica's entries are reclaimed after 1 s instead of 60
         "HONUA_BOT_CLAIM_IDLE_SECONDS": "1",
         "HONUA_BOT_SLACK_BOT_TOKEN": slack.token,
-        "HONUA_BOT_SLACK_CHANNEL": "#incidents",
+        "HONUA_BOT_SLACK_CHANNEL": channel,
+        "HONUA_BOT_WORKERS": str(WORKERS),
         "HONUA_BOT_SLACK_API_URL": slack.api_url,
         "HONUA_BOT_SLACK_STORM_THRESHOLD": "0",  # one message per incident, no digest
         "HONUA_BOT_SLACK_POST_INTERVAL": "0",
@@ -82,13 +85,13 @@ def incident_id(a: dict[str, Any]) -> str:
     return Alert.model_validate(a).incident_id
 
 
-def posts_per_incident(slack: FakeSlack, ids: set[str]) -> Counter[str]:
-    """Top-level chat.postMessage per incident (the id is in the message's blocks)."""
-    counts: Counter[str] = Counter()
+def posts_per_incident(slack: FakeSlack, ids: set[str]) -> dict[str, Counter[str]]:
+    """Top-level chat.postMessage per channel and incident (the id is in the blocks)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
     for message in slack.posts(top_level=True):
         found = set(_ID.findall(json.dumps(message.blocks))) & ids
         assert len(found) == 1, f"a message names {len(found)} incidents: {message.text}"
-        counts[found.pop()] += 1
+        counts[message.channel][found.pop()] += 1
     return counts
 
 
@@ -147,8 +150,10 @@ async def test_replica_killed_mid_burst_every_alert_is_notified_exactly_once(
     serve: StartServe,  # noqa: F811
 ) -> None:
     rules = write_rules(tmp_path / "rules", RULE)
-    env = replica_env(private_redis.url, rules, slack)
-    replicas = [serve(f"replica-{n}", **env) for n in range(3)]
+    replicas = [
+        serve(f"replica-{n}", **replica_env(private_redis.url, rules, slack, CHANNELS[n]))
+        for n in range(3)
+    ]
     await asyncio.gather(*(p.wait_ready() for p in replicas))
 
     alerts = [
@@ -191,15 +196,28 @@ async def test_replica_killed_mid_burst_every_alert_is_notified_exactly_once(
         pass
     assert last == done, f"{last}\n{replicas[1].diagnostics()}\n{replicas[2].diagnostics()}"
 
-    counts = posts_per_incident(slack, set(ids))
-    missing = [i for i in ids if counts[i] == 0]
-    repeated = {i: n for i, n in counts.items() if n > 1}
-    assert missing == [] and repeated == {}, (
-        f"{len(missing)} never posted, {len(repeated)} posted more than once "
-        f"(dead replica had {dead_pending} pending)"
-    )
-    assert sum(counts.values()) == ALERTS
+    # Each replica posts to a channel of its own, so every Slack message says
+    # which process sent it.
+    by_channel = posts_per_incident(slack, set(ids))
+    dead_channel = channel_id(CHANNELS[0])
+    total = Counter[str]()
+    for counts in by_channel.values():
+        total.update(counts)
+    missing = [i for i in ids if total[i] == 0]
+    assert missing == [], f"{len(missing)} alerts never reached Slack"
+    # A repeat can only be a post the killed process sent and did not live to
+    # record (Slack has no idempotency key): one of its own in flight at the kill,
+    # then the survivor's. The survivors never repeat anything.
+    repeated = {i: n for i, n in total.items() if n > 1}
+    for i, n in repeated.items():
+        assert n == 2 and by_channel[dead_channel][i] == 1, (i, n)
+    assert len(repeated) <= WORKERS, repeated
+    assert sum(total.values()) == ALERTS + len(repeated)
     assert await r.xlen(DEAD) == 0
+    # and the incident's one living message is the survivor's (its ref was saved)
+    for i in repeated:
+        ref = json.loads(await r.get(f"{PREFIX}:v:slack:msg:{i}"))
+        assert ref["channel"] != dead_channel, ref
 
     # the survivors shut down cleanly; the killed one's work was taken over
     for p in replicas[1:]:

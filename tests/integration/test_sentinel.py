@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
 from pydantic import ValidationError
@@ -27,11 +28,24 @@ from bot.models.alertmanager import Alert
 from bot.store import ResilientStore, build_store
 from bot.store.redis import PREFIX, STREAM
 from bot.store.sentinel import SentinelURL, parse_sentinel_url
-from tests.helpers import alert, free_port, wait_for, wait_for_sync
+from tests.helpers import alert, free_port, notification, wait_for, wait_for_sync
+from tests.integration.serve_support import (  # noqa: F401 - `serve` is a fixture
+    StartServe,
+    serve,
+    write_rules,
+)
 
 MASTER = "honua-bot-store"
 DATA_PASSWORD = "data p@ss"  # a space and an '@': percent-encoded in the URL
 SENTINEL_PASSWORD = "sentinel-secret"
+RULE = """\
+name: sentinel-check
+match:
+  alertname: SentinelCheck
+diagnosis:
+  - scenario: reached
+    when: 'true'
+"""
 
 # --- the URL format -------------------------------------------------------------
 
@@ -319,3 +333,31 @@ async def test_store_follows_the_master_across_a_sentinel_failover(
     assert _on_node(setup.replica, before)  # and what was there before survived
     found = await store.get_incident(before)
     assert found is not None and found.fingerprint == "fp-before-failover"
+
+
+async def test_serve_with_a_sentinel_url_processes_an_alert_on_the_master(
+    sentinel_setup: SentinelSetup,
+    serve: StartServe,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    rules = write_rules(tmp_path / "rules", RULE)
+    bot = serve("sentinel-bot", HONUA_BOT_REDIS_URL=sentinel_setup.url, HONUA_BOT_RULES=str(rules))
+    await bot.wait_ready()
+    a = alert("SentinelCheck", fingerprint="fp-sentinel-serve")
+    incident_id = Alert.model_validate(a).incident_id
+    async with httpx.AsyncClient(base_url=bot.url, timeout=5) as http:
+        ready = (await http.get("/readyz")).json()
+        assert ready["degraded"] == [] and ready["store"] == "ResilientStore"
+        assert (await http.post("/alerts", json=notification(a))).status_code == 200
+
+    def notified() -> bool:
+        with sentinel_setup.master.client(DATA_PASSWORD) as c:
+            c.select(2)
+            raw = c.get(f"{PREFIX}:incident:{incident_id}")
+        return raw is not None and Incident.model_validate_json(raw).notified == ["diagnosed"]
+
+    wait_for_sync(notified, timeout=10)
+    assert bot.stop() == 0, bot.diagnostics()
+    assert bot.stdout.count(incident_id) == 1
+    # the password never reaches the logs
+    assert DATA_PASSWORD not in bot.stderr and SENTINEL_PASSWORD not in bot.stderr

@@ -140,7 +140,11 @@ class Pipeline:
         """A diagnosis that takes a while shows *Diagnosing* first; a quick one posts
         once, already diagnosed (half the messages in a storm)."""
         task = asyncio.ensure_future(self._diagnose(incident, alert))
-        done, _ = await asyncio.wait({task}, timeout=self.config.diagnosing_notice_after)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.config.diagnosing_notice_after)
+        except asyncio.CancelledError:
+            task.cancel()  # the worker is being stopped: the diagnosis goes with it
+            raise
         if not done:
             try:
                 await self.notifier.notify(incident, Event.DIAGNOSING)

@@ -53,7 +53,9 @@ class Service:
         )
         self.adapters = Adapters.from_settings(settings)
         self.rulebook = Rulebook(settings.resolved_rules_dir(), probes, actions, self.metrics)
-        self.notifier: Notifier = notifier or ConsoleNotifier()
+        self.notifier: Notifier = notifier or (
+            ConsoleNotifier() if settings.console_notifier else FanOut([])
+        )
         # Slack when a bot token is set, beside the console (or given) notifier
         self.slack = SlackIntegration(settings, self.store) if settings.slack_bot_token else None
         if self.slack is not None:

@@ -81,7 +81,8 @@ async def test_runbooks_5_to_8_faults_are_diagnosed_in_their_messages(tmp_path: 
 
         crash = await stack.message("PodCrashLooping", "crash-config")
         assert f"{pod} crashes on a configuration error" in summary_of(crash)
-        assert "Invalid configuration: ProcessFramework.MaxConcurrentProcesses" in summary_of(crash)
+        # the crashed container's log, as the message's findings show it
+        assert "Invalid configuration: ProcessFramework.MaxConcurrentProcesses" in str(crash.blocks)
 
         down = await stack.message("DatabaseConnectionFailure", "server-down")
         summary = summary_of(down)

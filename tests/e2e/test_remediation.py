@@ -43,6 +43,7 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
         assert "halve-concurrency" in reply
 
         thread = await stack.verified(message, "halve-concurrency")
+        print("THREAD", thread, message.blocks)
         # the ConfigMap was edited in place (20 → 10, comments kept) and the pods rolled
         assert appsettings(stack)["ProcessFramework"]["MaxConcurrentProcesses"] == 10
         cm = stack.kube.get("configmaps", NAMESPACE, "process-config")

@@ -1,4 +1,4 @@
-"""docs/install.md's examples work: its values install with the real chart, its
+"""README.md's examples work: its values install with the real chart, its
 Alertmanager receiver passes the real ``amtool check-config`` and targets the
 chart's Service, its Slack manifest names the bot's endpoint and scopes."""
 
@@ -17,7 +17,7 @@ import yaml
 from tests.integration.helm_support import find, helm_renderer
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "install.md"
+DOC = ROOT / "README.md"
 
 
 def yaml_blocks() -> list[Any]:

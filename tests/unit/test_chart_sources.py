@@ -1,7 +1,7 @@
 """The chart's derived parts cannot drift from their sources.
 
 permissions.yaml is the one source of the Role, the ClusterRole, the schema's
-``actions.kubernetes`` and the RBAC table in docs/install.md; bot/config.py is
+``actions.kubernetes`` and the RBAC table in README.md; bot/config.py is
 the source of the schema's ``config`` and ``secrets``. Rendering is tested in
 tests/integration/test_helm_chart.py with the real Helm engine.
 """
@@ -50,7 +50,7 @@ def test_rbac_table_in_the_install_doc_is_generated_from_permissions(
 ) -> None:
     doc = rbac_table.DOC_PATH.read_text()
     assert rbac_table.embedded(doc) == rbac_table.table(permissions), (
-        "docs/install.md's RBAC table is stale: run python scripts/rbac_table.py --write"
+        "README.md's RBAC table is stale: run python scripts/rbac_table.py --write"
     )
 
 
@@ -123,5 +123,5 @@ def test_chart_app_version_is_the_project_version() -> None:
 def test_the_install_doc_lists_every_secret_value(values: dict[str, Any]) -> None:
     doc = rbac_table.DOC_PATH.read_text()
     for key, ref in values["secrets"].items():
-        assert f"| `secrets.{key}` |" in doc, f"docs/install.md: add secrets.{key}"
-        assert f"| `{ref['key']}` |" in doc, f"docs/install.md: secrets.{key}'s key {ref['key']}"
+        assert f"| `secrets.{key}` |" in doc, f"README.md: add secrets.{key}"
+        assert f"| `{ref['key']}` |" in doc, f"README.md: secrets.{key}'s key {ref['key']}"

@@ -65,3 +65,13 @@ def test_secrets_never_reach_the_log() -> None:
     assert "xoxb-very-secret-value" not in out.getvalue()
     assert lines[0]["webhook_token"] == "***"
     assert lines[0]["url"] == "redis://:***@redis:6379/0"
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [f for f in Settings.model_fields if f"HONUA_BOT_{f.upper()}" not in readme]
+    assert missing == [], f"README configuration table lacks {missing}"

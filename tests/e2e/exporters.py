@@ -17,10 +17,8 @@ could replace the first and last; kube-state-metrics needs a real cluster.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -156,14 +154,3 @@ class Exporters:
         app = web.Application()
         app.router.add_get("/metrics", metrics)
         return app
-
-
-def exported(text: str) -> dict[str, Any]:
-    """``name{labels} value`` lines of an exposition, for assertions in tests."""
-    out: dict[str, Any] = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            with contextlib.suppress(ValueError):
-                out[name] = float(value)
-    return out

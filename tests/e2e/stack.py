@@ -9,7 +9,7 @@
 The simulator keeps its processes in the redis-server and plays the deployment's
 pods (it reloads process-config when the deployment rolls); the redis-server is
 pod redis-0 (replacing the pod restarts it). :class:`Stack` reads back what an
-on-call engineer sees: the message of an alert, its header over time, its thread.
+on-call engineer sees: the message of an alert, its header and its thread.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bot.models import Incident
 from tests.e2e.configs import alertmanager_config, fast_alert_rules, write_fast_bot_rules
@@ -81,9 +82,14 @@ class Stack:
         return [r.text for r in self.slack.replies(ts)]
 
     async def incident(self, message: Posted) -> Incident:
+        """The incident behind a message, from the bot's store."""
         found = await self.bot.service.store.get_incident(incident_of(message))
         assert found is not None, f"no incident for {header(message)}"
         return found
+
+    async def runs(self, message: Posted) -> list[tuple[str, str, str]]:
+        """(action, who, state) of every run recorded on the message's incident."""
+        return [(r.action, r.actor, r.state) for r in (await self.incident(message)).runs]
 
     async def press(self, message: Posted, action: str) -> str:
         """Click ``action``'s button as Slack delivers it (signed); the ephemeral answer."""
@@ -98,7 +104,7 @@ class Stack:
         def done() -> bool:
             latest = self.slack.message(message.ts)
             head = header(latest) if latest else ""
-            if "Failed" in head:
+            if head.endswith("— Failed"):
                 raise AssertionError(f"{action} failed: {self.thread(message.ts)}")
             return "Verified" in head
 
@@ -115,6 +121,11 @@ class Stack:
             10,
         )
         return thread
+
+    async def firing(self, alertname: str) -> list[dict[str, Any]]:
+        """The alerts of ``alertname`` Prometheus holds now (pending or firing)."""
+        alerts = await asyncio.to_thread(self.prometheus.alerts)
+        return [a for a in alerts if a["labels"]["alertname"] == alertname]
 
     def describe(self) -> str:
         """What each part holds, for a failure message."""

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 
 from tests.e2e.redis_pod import crash_redis, pod_uid
 from tests.e2e.stack import NAMESPACE, Stack, e2e_stack, scenario_of, summary_of
+from tests.helpers import wait_for
 from tests.integration.slack_support import header
 
 
@@ -28,6 +29,10 @@ def restarted_at(stack: Stack) -> str | None:
     deployment = stack.kube.get("deployments", NAMESPACE, "honua-process-framework")
     annotations = deployment["spec"]["template"]["metadata"].get("annotations") or {}
     return annotations.get("kubectl.kubernetes.io/restartedAt")
+
+
+async def stopped(stack: Stack, alertname: str) -> bool:
+    return not await stack.firing(alertname)
 
 
 async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_path: Path) -> None:
@@ -43,7 +48,7 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
         assert "halve-concurrency" in reply
 
         thread = await stack.verified(message, "halve-concurrency")
-        print("THREAD", thread, message.blocks)
+        assert await stack.runs(message) == [("halve-concurrency", "slack:U0ALICE", "verified")]
         # the ConfigMap was edited in place (20 → 10, comments kept) and the pods rolled
         assert appsettings(stack)["ProcessFramework"]["MaxConcurrentProcesses"] == 10
         cm = stack.kube.get("configmaps", NAMESPACE, "process-config")
@@ -52,6 +57,8 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
         assert stack.sim.config_loads > loads and stack.sim.max_concurrent == 10
         assert any("running `halve-concurrency`" in t and "20 → 10" in t for t in thread), thread
         assert any("`halve-concurrency` verified" in t for t in thread), thread
+        # the framework recovered: the failure-rate alert stopped (1 s evaluations)
+        await wait_for(lambda: stopped(stack, "HighProcessFailureRate"), 10)
 
 
 async def test_runbook2_stuck_process_is_cancelled_and_resubmitted(tmp_path: Path) -> None:
@@ -67,6 +74,7 @@ async def test_runbook2_stuck_process_is_cancelled_and_resubmitted(tmp_path: Pat
 
         await stack.press(message, "cancel-and-resubmit")
         thread = await stack.verified(message, "cancel-and-resubmit")
+        assert await stack.runs(message) == [("cancel-and-resubmit", "slack:U0ALICE", "verified")]
         assert stack.sim.processes[stuck["processId"]]["status"] == "Cancelled"
         started = re.search(
             r"started DeploymentProcess ([0-9a-f-]{36}) with the same input", "\n".join(thread)
@@ -75,9 +83,7 @@ async def test_runbook2_stuck_process_is_cancelled_and_resubmitted(tmp_path: Pat
         new = stack.sim.processes[started.group(1)]
         assert new["input"] == stuck["input"] and new["status"] in ("Completed", "Failed")
         # no process is past its timeout any more, so the alert stopped firing
-        assert not [
-            a for a in stack.prometheus.alerts() if a["labels"]["alertname"] == "ProcessTimeout"
-        ]
+        assert await stack.firing("ProcessTimeout") == []
 
 
 async def test_runbook3_redis_crashloop_restart_replaces_the_pod_and_redis_answers(
@@ -96,6 +102,7 @@ async def test_runbook3_redis_crashloop_restart_replaces_the_pod_and_redis_answe
 
         await stack.press(message, "restart-redis")
         thread = await stack.verified(message, "restart-redis")
+        assert await stack.runs(message) == [("restart-redis", "slack:U0ALICE", "verified")]
         # the pod was replaced, its container (the redis-server) restarted with its data
         assert pod_uid(stack.kube) not in (None, old_uid)
         pod = stack.kube.get("pods", NAMESPACE, "redis-0")
@@ -126,6 +133,7 @@ async def test_runbook4_primary_provider_rate_limited_swapping_providers_ends_th
 
         await stack.press(message, "swap-provider")
         thread = await stack.verified(message, "swap-provider")
+        assert await stack.runs(message) == [("swap-provider", "slack:U0ALICE", "verified")]
         llm = appsettings(stack)["LlmProvider"]
         assert (llm["Provider"], llm["FallbackProvider"]) == ("Azure", "OpenAI")
         assert restarted_at(stack) is not None

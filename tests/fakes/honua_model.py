@@ -180,7 +180,7 @@ class Simulator:
         pid = str(uuid.uuid4())
         ptype = process_type or self.random.choice(PROCESS_TYPES)
         now = _iso(_now())
-        proc = {
+        proc: dict[str, Any] = {
             "processId": pid,
             "processType": ptype,
             "status": "Running",

@@ -103,6 +103,10 @@ async def pending_of(r: aioredis.Redis, pid: int) -> int:
     )
 
 
+async def _holding(r: aioredis.Redis, pid: int) -> bool:
+    return await pending_of(r, pid) > 0
+
+
 async def post_round_robin(
     replicas: list[ServeProcess],
     alerts: list[dict[str, Any]],
@@ -131,6 +135,10 @@ async def post_round_robin(
                     if resp.status_code == 200:
                         accepted += 1
                         if accepted == kill_after:
+                            # kill it while it holds work (under load its workers can
+                            # be momentarily idle): poll until it has entries in hand
+                            pid = replicas[0].proc.pid
+                            await wait_for(lambda: _holding(r, pid), timeout=15, interval=0.005)
                             replicas[0].kill()
                             killed_pending.set_result(await pending_of(r, replicas[0].proc.pid))
                         return 200

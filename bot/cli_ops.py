@@ -65,7 +65,7 @@ def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
         for line in plan if isinstance(plan, list) else []:
             print(f"  {line}")
         if decision.verdict is Verdict.ACCEPTED and not args.no_wait:
-            print("verifying (Ctrl-C stops waiting; the audit keeps the outcome)…")
+            print("verifying (Ctrl-C stops waiting; the incident then says it was not verified)…")
             await service.engine.wait_background()
             incident = await service.store.get_incident(args.incident)
             run = incident.runs[-1] if incident and incident.runs else None

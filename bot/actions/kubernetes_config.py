@@ -151,6 +151,10 @@ class ConfigEdit(Action[P]):
     def undo(self, params: P, plan: Plan, ctx: ActionContext) -> UndoSpec | None:
         raise NotImplementedError
 
+    def summary(self, params: P, changes: list[Change]) -> str:
+        """What the plan says it will do, with computed values where the action has them."""
+        return self.describe(params)
+
     async def plan(self, params: P, ctx: ActionContext) -> Plan:
         cm = await _read(ctx, params)
         new_text, changes, warnings, extra = await self.edit(params, ctx, cm)
@@ -170,7 +174,9 @@ class ConfigEdit(Action[P]):
                 change, generation = await kc.plan_restart(ctx, kind, params.namespace, name, stamp)
                 changes.append(change)
                 state.update(stamp=stamp, generation=generation)
-        summary = self.describe(params) if changes else f"{_where(params)}: nothing to change"
+        summary = (
+            self.summary(params, changes) if changes else f"{_where(params)}: nothing to change"
+        )
         return Plan(summary, _where(params), changes, warnings, bool(changes), state)
 
     async def execute(self, params: P, ctx: ActionContext, plan: Plan) -> Outcome:
@@ -233,6 +239,16 @@ class PatchConfig(ConfigEdit[PatchConfigParams]):
     def describe(self, params: PatchConfigParams) -> str:
         return (
             f"set {params.key} = {params.value} in configmap "
+            f"{params.namespace}/{params.configmap}{_tail(params)}"
+        )
+
+    def summary(self, params: PatchConfigParams, changes: list[Change]) -> str:
+        # the rule's value may be a template over `current`: show what it computed
+        first = changes[0] if changes else None
+        if first is None:
+            return self.describe(params)
+        return (
+            f"set {params.key} = {first.after!r} (was {first.before!r}) in configmap "
             f"{params.namespace}/{params.configmap}{_tail(params)}"
         )
 

@@ -93,6 +93,14 @@ def unfinished_runs(entries: list[AuditEntry]) -> list[AuditEntry]:
     ended = {
         e.run
         for e in entries
-        if e.event in {"succeeded", "failed", "outcome_unknown", "verified", "verification_failed"}
+        if e.event
+        in {
+            "succeeded",
+            "failed",
+            "outcome_unknown",
+            "verified",
+            "verification_failed",
+            "verification_abandoned",
+        }
     }
     return [e for e in entries if e.event == "started" and e.run not in ended]

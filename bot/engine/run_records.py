@@ -92,7 +92,12 @@ class RunRecorder:
             run.state = state  # type: ignore[assignment]
             run.detail = message
             run.finished_at = datetime.now(UTC)
-            icon = {"verified": "verified", "failed": "NOT verified", "unknown": "outcome unknown"}
+            icon = {
+                "verified": "verified",
+                "failed": "NOT verified",
+                "unknown": "outcome unknown",
+                "done": "done, not verified",
+            }
             text = f"`{run.action}` {icon.get(state, state)}: {message}"
             if state == "failed" and run.undo:
                 text += f"\nUndo available: `undo-{run.action}` ({run.undo.get('description', '')})"

@@ -334,6 +334,14 @@ class ActionEngine:
 
         try:
             result = await verify(rule.validation, query, self.config.verify_interval)
+        except asyncio.CancelledError:
+            # the bot stops (or `act --no-wait` leaves): say so rather than stay "verifying"
+            msg = "verification not followed to the end (the bot stopped); check the validation"
+            await self.audit.record(
+                started.model_copy(update={"event": "verification_abandoned", "message": msg})
+            )
+            await self.records.verified(incident_id, run_id, "done", msg)
+            raise
         except Exception as exc:  # never lose the outcome silently
             log.exception("verification crashed", incident=incident_id, action=action.name)
             await self.audit.record(

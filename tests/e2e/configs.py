@@ -6,7 +6,11 @@ addresses changed (pure functions over text; the sources are never edited):
   couple of scrapes and resolves a few seconds after its cause ends. Subqueries
   and ``offset`` are kept (ProcessRunaway's one-day baseline is backfilled).
 - ``rules/*.yaml``: each validation's ``for``/``within`` and the range windows of
-  its ``expr`` shortened the same way; probes, diagnoses and actions as shipped.
+  its ``expr`` shortened the same way, and so are the windows of the probes'
+  PromQL: a probe's ``[5m]`` matches its alert's ``for: 5m`` in production, and a
+  5-minute rate over the few seconds of data a test has is a fraction of the real
+  rate (the scenario thresholds would then decide by chance). Everything else —
+  probes, diagnoses, actions — as shipped.
 - ``examples/alertmanager/alertmanager.yml``: the webhook URL and the bearer
   token file substituted, ``group_wait`` shortened. ``group_interval`` stays as
   shipped (1m): a resolved notification then comes a minute after the first one,
@@ -55,6 +59,10 @@ def fast_alert_rules(text: str, window: str = "8s") -> str:
 
 def fast_bot_rule(text: str, hold: str = "3s", within: str = "90s", window: str = "8s") -> str:
     data = _yaml().load(text)
+    for call in (data.get("probes") or {}).values():
+        for params in call.values():
+            if isinstance(params, dict) and isinstance(params.get("expr"), str):
+                params["expr"] = shorten_ranges(params["expr"], window)
     for validation in data.get("validation") or []:
         validation["for"] = hold
         validation["within"] = within

@@ -265,3 +265,28 @@ async def test_a_refused_request_on_a_resolved_incident_is_stale(tmp_path: Path)
     await k.store.save_incident(stored, 3600)
     refused = await k.act(incident.id, "touch")
     assert refused.gate == "stale" and EFFECTS == {}
+
+
+async def test_a_verification_cut_short_by_shutdown_is_recorded_not_left_running(
+    tmp_path: Path,
+) -> None:
+    from bot.adapters.prometheus import PrometheusClient
+    from tests.helpers import free_port
+
+    validation = 'validation:\n  - {expr: "up", holds: "value == 1.0", for: 1m, within: 10m}\n'
+    k = EngineKit(MemoryStore(), write_rule(tmp_path / "rules", validation))
+    # a Prometheus that refuses connections: the verification keeps polling
+    k.engine.adapters.prometheus_client = PrometheusClient(f"http://127.0.0.1:{free_port()}")
+    incident = await k.incident()
+    decision = await k.act(incident.id, "touch")
+    assert decision.verdict is Verdict.ACCEPTED and "Verifying" in decision.message
+    stored = await k.store.get_incident(incident.id)
+    assert stored is not None and stored.runs[-1].state == "verifying"
+    await k.engine.aclose()
+    stored = await k.store.get_incident(incident.id)
+    assert stored is not None
+    assert stored.runs[-1].state == "done"
+    assert "not followed to the end" in stored.runs[-1].detail
+    events = [e.event for e in await k.engine.audit.read("1h")]
+    assert events[-1] == "verification_abandoned"
+    assert await k.engine.recover() == []  # not mistaken for a crash mid-action

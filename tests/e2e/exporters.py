@@ -47,6 +47,7 @@ async def redis_families(url: str) -> list[Metric]:
     client = aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
     try:
         keyspace = await client.info("keyspace")
+        count = int((await client.config_get("databases")).get("databases") or 16)
         up.add_metric([], 1)
     except (RedisError, OSError):
         up.add_metric([], 0)
@@ -57,7 +58,8 @@ async def redis_families(url: str) -> list[Metric]:
     expiring = GaugeMetricFamily(
         "redis_db_keys_expiring", "Total number of expiring keys by DB", labels=["db"]
     )
-    databases = {"db0": {"keys": 0, "expires": 0}, **keyspace}  # db0 is exported even empty
+    # like redis_exporter, every database up to `databases` is exported, empty ones as 0
+    databases = {f"db{i}": {"keys": 0, "expires": 0} for i in range(count)} | keyspace
     for db, stats in sorted(databases.items()):
         keys.add_metric([db], float(stats.get("keys", 0)))
         expiring.add_metric([db], float(stats.get("expires", 0)))

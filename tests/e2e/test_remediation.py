@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -20,7 +21,7 @@ from tests.helpers import wait_for
 from tests.integration.slack_support import header
 
 
-def appsettings(stack: Stack) -> dict:  # type: ignore[type-arg]
+def appsettings(stack: Stack) -> dict[str, Any]:
     cm = stack.kube.get("configmaps", NAMESPACE, "process-config")
     return dict(YAML(typ="safe").load(cm["data"]["appsettings.yaml"]))
 
@@ -44,8 +45,9 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
         assert '"429 Too Many Requests"' in summary_of(message)
         loads = stack.sim.config_loads
 
-        reply = await stack.press(message, "halve-concurrency")
-        assert "halve-concurrency" in reply
+        reply = await stack.press(message, "halve-concurrency")  # ephemeral, to the clicker
+        assert "updated configmap honua-process-framework/process-config" in reply
+        assert "Verifying with the runbook's validation" in reply
 
         thread = await stack.verified(message, "halve-concurrency")
         assert await stack.runs(message) == [("halve-concurrency", "slack:U0ALICE", "verified")]

@@ -9,6 +9,7 @@ Slack Web API, a real HTTP server) exactly once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from collections import Counter, defaultdict
@@ -138,7 +139,9 @@ async def post_round_robin(
                             # kill it while it holds work (under load its workers can
                             # be momentarily idle): poll until it has entries in hand
                             pid = replicas[0].proc.pid
-                            await wait_for(lambda: _holding(r, pid), timeout=15, interval=0.005)
+                            await wait_for(
+                                functools.partial(_holding, r, pid), timeout=15, interval=0.005
+                            )
                             replicas[0].kill()
                             killed_pending.set_result(await pending_of(r, replicas[0].proc.pid))
                         return 200

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import shutil
-import subprocess
-import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -21,7 +18,7 @@ from bot import logs
 from bot.engine.requests import Actor, Decision, Verdict
 from bot.models import Incident, ProposedAction
 from tests.fakes.slack_api import FakeSlack, Posted, block_actions, interaction_body, sign
-from tests.helpers import BotHarness, free_port, wait_for, wait_for_sync
+from tests.helpers import BotHarness, wait_for
 from tests.integration.slack_support import (
     RULES,
     SECRET,
@@ -38,6 +35,7 @@ from tests.integration.slack_support import (
     slack_bot,
     write_rules,
 )
+from tests.realbins import AlertmanagerServer
 
 
 @pytest.fixture
@@ -342,60 +340,15 @@ async def test_silence_without_alertmanager_names_the_setting(
         assert "(gate: config)" in text and "HONUA_BOT_ALERTMANAGER_URL" in text
 
 
-class Alertmanager:
-    """Real Alertmanager (Debian package prometheus-alertmanager) on a free port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.dir = tempfile.TemporaryDirectory(prefix="honua-am-")
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> Alertmanager:
-        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-        if binary is None:
-            pytest.skip("prometheus-alertmanager is not installed")
-        root = Path(self.dir.name)
-        (root / "am.yml").write_text("route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={root / 'am.yml'}",
-                f"--storage.path={root / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_sync(self._ready, 20)
-        return self
-
-    def _ready(self) -> bool:
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(10)
-        self.dir.cleanup()
-
-
 @pytest.fixture
-def alertmanager() -> Iterator[Alertmanager]:
-    server = Alertmanager().start()
+def alertmanager() -> Iterator[AlertmanagerServer]:
+    server = AlertmanagerServer().start()
     yield server
     server.stop()
 
 
 async def test_silence_creates_a_real_alertmanager_silence(
-    tmp_path: Path, fake: FakeSlack, alertmanager: Alertmanager
+    tmp_path: Path, fake: FakeSlack, alertmanager: AlertmanagerServer
 ) -> None:
     async with slack_bot(tmp_path, fake, alertmanager_url=alertmanager.url) as h:
         message = await _posted(h, fake)

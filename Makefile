@@ -2,6 +2,7 @@
 
 install:
 	pip install -e '.[test]'
+	pip install --ignore-requires-python 'helm-sdkpy>=0.1.32'
 
 test:
 	python -m pytest -q

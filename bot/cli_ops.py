@@ -118,6 +118,33 @@ def cmd_pause(args: argparse.Namespace, load: SettingsLoader) -> int:
     return asyncio.run(_with_service(settings, work))
 
 
+# emergency ---------------------------------------------------------------------------
+def cmd_emergency(args: argparse.Namespace, load: SettingsLoader) -> int:
+    from bot.engine.emergency import BadProcessId, raise_emergency
+    from bot.engine.intake import IntakeError
+
+    settings = load(args)
+    _warn_store(settings)
+    who = f"cli:{args.as_user or getpass.getuser()}"
+
+    async def work(service: Service) -> int:
+        try:
+            incident = await raise_emergency(service.store, args.process_id, who, args.reason or "")
+        except BadProcessId as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        except IntakeError as exc:
+            print(f"not queued: {exc.message}", file=sys.stderr)
+            return 1
+        print(
+            f"queued ProcessRunaway for {args.process_id}: incident {incident}; "
+            f"then e.g. honua-bot act {incident} cancel-process"
+        )
+        return 0
+
+    return asyncio.run(_with_service(settings, work))
+
+
 def add_commands(sub: Any, load: SettingsLoader) -> None:
     def bind(func: Callable[[argparse.Namespace, SettingsLoader], int]) -> Any:
         return lambda args: func(args, load)
@@ -137,6 +164,14 @@ def add_commands(sub: Any, load: SettingsLoader) -> None:
     audit.add_argument("--since", default="24h", help="how far back (30m, 24h, 7d)")
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
     audit.set_defaults(func=bind(cmd_audit))
+
+    emergency = sub.add_parser(
+        "emergency", help="Runbook 5: open an emergency-cancellation incident for a process"
+    )
+    emergency.add_argument("process_id")
+    emergency.add_argument("--reason", help="why (shown on the incident)")
+    emergency.add_argument("--as", dest="as_user", help="who is asking (default: $USER)")
+    emergency.set_defaults(func=bind(cmd_emergency))
 
     for name, text in (("pause", "stop all automatic actions"), ("resume", "allow them again")):
         p = sub.add_parser(name, help=text)

@@ -204,3 +204,20 @@ async def test_admin_api_is_off_without_a_token(tmp_path: Path) -> None:
         response = await h.http.post("/admin/pause")
         assert response.status_code == 404
         assert "HONUA_BOT_ADMIN_TOKEN" in response.json()["error"]
+
+
+async def test_cli_emergency_opens_an_incident_for_the_process(
+    tmp_path: Path, redis_url: str
+) -> None:
+    async with BotHarness(redis_url=redis_url, rules=REPO / "rules") as h:
+        done = await asyncio.to_thread(
+            _cli, redis_url, REPO / "rules", "emergency", "abc-123", "--reason", "user report"
+        )
+        assert done.returncode == 0, done.stderr
+        incident_id = done.stdout.split("incident ")[1].split(";")[0]
+        incident = await wait_for(lambda: h.service.store.get_incident(incident_id), timeout=20)
+        assert incident.rule == "emergency-process-cancellation"
+        assert incident.labels["process_id"] == "abc-123"
+        assert incident.annotations["description"] == "user report"
+        bad = await asyncio.to_thread(_cli, redis_url, REPO / "rules", "emergency", "a b")
+        assert bad.returncode == 2 and "process id 'a b'" in bad.stderr

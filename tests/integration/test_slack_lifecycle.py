@@ -6,6 +6,7 @@ real Alertmanager), run by the real engine from a signed click."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,10 +14,12 @@ import httpx
 import pytest
 
 from tests.fakes.slack_api import FakeSlack
-from tests.helpers import silent_tcp_server, wait_for
+from tests.helpers import REPO, silent_tcp_server, wait_for
+from tests.integration.conftest import RunningSim
 from tests.integration.slack_support import (
     answer,
     click,
+    command,
     fire,
     header,
     incident_id,
@@ -126,3 +129,23 @@ async def test_click_runs_the_action_then_offers_undo_which_reverses_it(
             ("quiet", "slack:U0ALICE"),
             ("undo-quiet", "slack:U0BOB"),
         ]
+
+
+async def test_slash_cancel_opens_a_runbook5_incident_whose_button_cancels_the_process(
+    tmp_path: Path, fake: FakeSlack, honua_sim: RunningSim
+) -> None:
+    pid = str(honua_sim.sim.add_processes("runaway")[0]["processId"])
+    async with slack_bot(tmp_path, fake, rules=REPO / "rules", process_api_url=honua_sim.url) as h:
+        _, key = await command(h, fake, f"cancel {pid} eating the LLM quota")
+        text = (await answer(fake, key))["text"]
+        found = re.search(r"incident `(inc-[0-9a-f]+)`", text)
+        assert found and pid in text, text
+        message = await posted_for(fake, found.group(1), timeout=20)
+        assert "runaway-process" in str(message.blocks) and pid in str(message.blocks)
+        _, key = await click(h, fake, message, "honua:action:cancel-process")
+        reply = (await answer(fake, key, timeout=30))["text"]
+        assert "cancel-process" in reply and "Did not" not in reply, reply
+        assert honua_sim.sim.processes[pid]["status"] in ("Cancelling", "Cancelled")
+
+        _, key = await command(h, fake, "cancel ../etc")
+        assert "expected letters, digits" in (await answer(fake, key))["text"]

@@ -29,6 +29,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine.audit import AuditEntry, AuditLog
+from bot.engine.emergency import BadProcessId, raise_emergency
+from bot.engine.intake import IntakeError
 from bot.engine.requests import Actor, Decision, IncidentRequests, Verdict
 from bot.logs import get_logger
 from bot.models import IncidentStatus
@@ -54,7 +56,8 @@ _VERDICT_ICON = {
 
 HELP = (
     "`/honua` (or `/honua status`) lists the open incidents; "
-    "`/honua incident ID` shows one with its findings and buttons."
+    "`/honua incident ID` shows one with its findings and buttons; "
+    "`/honua cancel PROCESS_ID [reason]` opens a Runbook 5 emergency cancellation."
 )
 
 
@@ -306,7 +309,7 @@ class SlackApp:
         await ack()
         words = str(command.get("text") or "").split()
         try:
-            message = await self.command(words)
+            message = await self.command(words, f"slack:{command.get('user_id', '')}")
         except Exception:
             log.exception("/honua failed")
             message = Message(":warning: That did not work; the bot logged why.", [])
@@ -314,7 +317,7 @@ class SlackApp:
             text=_mentions(message.text), blocks=message.blocks or None, response_type="ephemeral"
         )
 
-    async def command(self, words: list[str]) -> Message:
+    async def command(self, words: list[str], actor: str = "slack:") -> Message:
         if not words or words[0] in ("status", "open", "list"):
             incidents = await self.store.list_incidents(IncidentStatus.OPEN, 200)
             links = {}
@@ -328,4 +331,22 @@ class SlackApp:
             if found is None:
                 return Message(f"No incident `{esc(words[1])}`. " + HELP, [])
             return await self.notifier.render(found)
+        if words[0] == "cancel" and len(words) > 1:
+            return await self._emergency(words[1], " ".join(words[2:]), actor)
         return Message(HELP, [])
+
+    async def _emergency(self, process_id: str, reason: str, actor: str) -> Message:
+        """Runbook 5 on request: a ProcessRunaway incident for this process, whose
+        message carries the cancel buttons (behind the usual gates)."""
+        try:
+            incident = await raise_emergency(self.store, process_id, actor, reason)
+        except BadProcessId as exc:
+            return Message(f":warning: {esc(str(exc))}", [])
+        except IntakeError as exc:
+            return Message(f":warning: Could not queue it: {esc(exc.message)}. Try again.", [])
+        audit.info("emergency cancellation requested", process_id=process_id, user=actor)
+        return Message(
+            f":rotating_light: Emergency cancellation of `{esc(process_id)}` requested: "
+            f"incident `{incident}` will post with the cancel options (Runbook 5).",
+            [],
+        )

@@ -102,7 +102,7 @@ async def test_click_runs_the_action_then_offers_undo_which_reverses_it(
 
         def updated() -> bool:
             shown = fake.message(message.ts)
-            return shown is not None and "Verified" in header(shown)
+            return shown is not None and "Done, not verified" in header(shown)
 
         await wait_for(updated, 10)
         async with httpx.AsyncClient() as client:

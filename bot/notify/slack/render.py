@@ -59,6 +59,7 @@ class State(StrEnum):
     AWAITING = "Awaiting decision"
     RUNNING = "Running"
     VERIFIED = "Verified"
+    DONE = "Done, not verified"  # ran; the rule has no validation (or no Prometheus)
     FAILED = "Failed"
     RESOLVED = "Resolved"
 
@@ -68,6 +69,7 @@ _STATE_EMOJI = {
     State.AWAITING: ":rotating_light:",
     State.RUNNING: ":hourglass_flowing_sand:",
     State.VERIFIED: ":white_check_mark:",
+    State.DONE: ":ballot_box_with_check:",
     State.FAILED: ":x:",
     State.RESOLVED: ":large_green_circle:",
 }
@@ -106,7 +108,7 @@ def lifecycle(incident: Incident, event: Event | None = None) -> Lifecycle:
             "running": State.RUNNING,
             "verifying": State.RUNNING,
             "verified": State.VERIFIED,
-            "done": State.VERIFIED,
+            "done": State.DONE,
             "failed": State.FAILED,
             "unknown": State.FAILED,
         }
@@ -226,7 +228,7 @@ def button_specs(incident: Incident, lc: Lifecycle) -> list[ButtonSpec]:
             if a.mode == "manual"
         ]
     undo = undo_action(incident)
-    if undo is not None and lc.state in (State.VERIFIED, State.FAILED):
+    if undo is not None and lc.state in (State.VERIFIED, State.DONE, State.FAILED):
         specs.append(ButtonSpec(ButtonKind.ACTION, undo.name))
     specs += [ButtonSpec(ButtonKind.SILENCE, seconds=s) for s, _ in SILENCES]
     if not incident.acknowledged_by:

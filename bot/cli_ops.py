@@ -68,7 +68,9 @@ def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
             print("verifying (Ctrl-C stops waiting; the incident then says it was not verified)…")
             await service.engine.wait_background()
             incident = await service.store.get_incident(args.incident)
-            run = incident.runs[-1] if incident and incident.runs else None
+            run_id = decision.details.get("run")
+            runs = incident.runs if incident else []
+            run = next((r for r in reversed(runs) if r.run_id == run_id), None)
             if run is not None:
                 print(f"{run.state}: {run.detail}")
                 return 0 if run.state in ("verified", "done") else 1

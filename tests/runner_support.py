@@ -34,6 +34,7 @@ class TouchParams(ActionParams):
     target: str = Field(min_length=1)
     fail: bool = False
     hold: float = 0.0  # seconds execute takes (to overlap two requests)
+    crash: bool = False  # plan raises an unexpected error (a bug in an action)
 
 
 class Touch(Action[TouchParams]):
@@ -43,6 +44,8 @@ class Touch(Action[TouchParams]):
         return f"touch {params.target}"
 
     async def plan(self, params: TouchParams, ctx: ActionContext) -> Plan:
+        if params.crash:
+            raise KeyError("spec")
         return Plan(f"touch {params.target}", target=f"thing/{params.target}")
 
     async def execute(self, params: TouchParams, ctx: ActionContext, plan: Plan) -> Outcome:
@@ -123,10 +126,10 @@ class EngineKit:
         self.engine = ActionEngine(self.pipeline, registry, Adapters(), self.config, self.owner)
         self.requests = EngineRequests(self.pipeline, self.recorder, runner=self.engine)
 
-    async def incident(self, **labels: str) -> Incident:
+    async def incident(self, fingerprint: str = "fp-0001", **labels: str) -> Incident:
         from bot.models import Alert
 
-        raw = alert("Touchy", pod="pod-1", **labels)
+        raw = alert("Touchy", fingerprint=fingerprint, pod="pod-1", **labels)
         a = Alert.model_validate(raw)
         await self.pipeline.handle(a)
         found = await self.store.get_incident(a.incident_id)

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from bot.actions.base import ActionContext, Outcome, Plan, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
-from bot.engine.audit import AuditEntry, AuditLog, unfinished_runs
+from bot.engine import followup
+from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.gates import target_gate
 from bot.engine.pipeline import Pipeline
 from bot.engine.requests import Actor, Decision, Verdict
@@ -33,8 +34,7 @@ from bot.engine.runner_config import (
     actor_ref,
     render_action_params,
 )
-from bot.engine.safety import SafetyState, duration_words
-from bot.engine.verify import verify
+from bot.engine.safety import SafetyState, duration_words, same_channel_approvals
 from bot.logs import get_logger
 from bot.models import Incident, ProposedAction
 from bot.registry import Registry
@@ -42,6 +42,15 @@ from bot.rules.schema import ActionOptions, Rule
 from bot.store.lease import leased
 
 log = get_logger("runner")
+UNDO = "undo-"
+DEGRADED = (
+    "stopped while the bot's store is degraded (its Redis is unreachable): cooldowns, "
+    "breakers and the kill switch cannot be shared, so nothing runs by itself"
+)
+DEGRADED_APPROVALS = (
+    "approvals need the shared store, and the bot's Redis is unreachable; try again when "
+    "/readyz no longer reports it"
+)
 
 
 class ActionEngine:
@@ -127,15 +136,20 @@ class ActionEngine:
                 base, "input", f"params of {action.name} after templating: {where}: {err['msg']}"
             )
         auto = actor.source == "auto"
+        degraded = bool(getattr(self.store, "degraded", False))
         if auto:
             paused = await self.safety.paused()
             if paused:
                 return await self._refuse(base, "paused", f"automatic actions are {paused}")
+            if degraded:
+                return await self._refuse(base, "paused", DEGRADED)
             if options.approvals > 1:
                 return await self._refuse(
                     base, "approvals", f"{action.name} needs {options.approvals} people's approval"
                 )
         lock = f"action:{incident.id}:{action.name}"
+        if options.approvals > 1 and not dry_run and degraded:
+            return await self._refuse(base, "approvals", DEGRADED_APPROVALS)
         if options.approvals > 1 and not dry_run:
             waiting = await self._approve(incident, action, who, options.approvals, lock, base)
             if waiting is not None:
@@ -176,23 +190,57 @@ class ActionEngine:
             except (AdapterError, TimeoutError) as exc:
                 await self._forget(once, nonce)
                 return await self._refuse(base, "target", f"could not plan: {exc or 'timed out'}")
-            gate, why = await target_gate(
-                self.safety, self.config.gates, rule, action, options, plan, auto
-            )
+            except BaseException:
+                await self._forget(once, nonce)  # it never ran: the button stays usable
+                raise
             if dry_run:
+                gate, why = await target_gate(
+                    self.safety, self.config.gates, rule, action, options, plan, auto
+                )
                 return await self._dry_run(base, plan, gate, why)
-            if gate:
-                await self._forget(once, nonce)
-                return await self._refuse(base, gate, why, plan)
-            return await self._execute(
-                incident, action, options, impl, params, ctx, plan, who, base
-            )
+            # one run per target at a time, across incidents and replicas: the gates
+            # are checked and claimed under this lock, so two alerts about the same
+            # deployment cannot both pass its cooldown
+            target_lock = f"target:{action.type}:{plan.target}"
+            owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
+            async with leased(self.store, target_lock, owner) as mine:
+                try:
+                    gate, why = await self._claim_gates(rule, action, options, plan, auto, mine)
+                except BaseException:
+                    await self._forget(once, nonce)
+                    raise
+                if gate:
+                    await self._forget(once, nonce)
+                    return await self._refuse(base, gate, why, plan)
+                return await self._execute(
+                    incident, action, options, impl, params, ctx, plan, who, base
+                )
+
+    async def _claim_gates(
+        self,
+        rule: Rule | None,
+        action: ProposedAction,
+        options: ActionOptions,
+        plan: Plan,
+        auto: bool,
+        target_held: bool,
+    ) -> tuple[str, str]:
+        if not target_held:
+            return "busy", f"another {action.type} is running on {plan.target} right now"
+        if auto:  # a pause issued while the plan was being made still stops it
+            paused = await self.safety.paused()
+            if paused:
+                return "paused", f"automatic actions are {paused}"
+        return await target_gate(self.safety, self.config.gates, rule, action, options, plan, auto)
 
     def _options(self, rule: Rule | None, action: ProposedAction) -> ActionOptions:
         call = rule.actions.get(action.name) if rule else None
         if call is not None:
             return call.options
-        # an undo offered after a run: manual, confirmed, no extra approvals
+        # an undo: manual and confirmed, with the approvals and cooldown of what it reverses
+        original = rule.actions.get(action.name.removeprefix(UNDO)) if rule else None
+        if original is not None:
+            return original.options.model_copy(update={"mode": "manual", "confirm": True})
         return ActionOptions(mode="manual", confirm=True)
 
     async def _forget(self, once: str, nonce: str) -> None:
@@ -214,7 +262,9 @@ class ActionEngine:
         async with leased(self.store, f"{lock}:approvals", owner) as held:
             if not held:
                 return Decision(Verdict.DUPLICATE, "another approval is being recorded; try again")
-            approvals = await self.safety.approve(incident.id, action.name, who)
+            approvals = same_channel_approvals(
+                await self.safety.approve(incident.id, action.name, who), who
+            )
         if len(approvals) >= needed:
             return None
         names = ", ".join(a.who for a in approvals)
@@ -277,6 +327,13 @@ class ActionEngine:
             outcome = Outcome(
                 False, str(exc) or f"timed out after {self.config.action_timeout:g} s"
             )
+        except asyncio.CancelledError:
+            msg = "interrupted: the bot stopped while this action ran; outcome unknown, check the target"
+            await self.audit.record(
+                started.model_copy(update={"event": "outcome_unknown", "message": msg})
+            )
+            await self.records.verified(incident.id, run_id, "unknown", msg)
+            raise
         except Exception as exc:
             log.exception("action crashed", action=action.name, incident=incident.id)
             outcome = Outcome(False, f"action error: {type(exc).__name__}: {exc}")
@@ -291,7 +348,10 @@ class ActionEngine:
                 }
             )
         )
-        await self.safety.clear_approvals(incident.id, action.name)
+        try:
+            await self.safety.clear_approvals(incident.id, action.name)
+        except Exception as exc:  # the action ran; say what it did regardless
+            log.warning("approvals not cleared", incident=incident.id, error=str(exc))
         if not outcome.ok:
             await self.safety.record_verification(action.type, plan.target, ok=False)
             await self.records.finished(incident.id, run_id, "failed", outcome)
@@ -329,44 +389,7 @@ class ActionEngine:
         run_id: str,
         started: AuditEntry,
     ) -> None:
-        async def query(expr: str) -> list[float | None]:
-            return [s.value for s in await self.adapters.prometheus.query(expr)]
-
-        try:
-            result = await verify(rule.validation, query, self.config.verify_interval)
-        except asyncio.CancelledError:
-            # the bot stops (or `act --no-wait` leaves): say so rather than stay "verifying"
-            msg = "verification not followed to the end (the bot stopped); check the validation"
-            await self.audit.record(
-                started.model_copy(update={"event": "verification_abandoned", "message": msg})
-            )
-            await self.records.verified(incident_id, run_id, "done", msg)
-            raise
-        except Exception as exc:  # never lose the outcome silently
-            log.exception("verification crashed", incident=incident_id, action=action.name)
-            await self.audit.record(
-                started.model_copy(update={"event": "outcome_unknown", "message": str(exc)})
-            )
-            await self.records.verified(
-                incident_id, run_id, "unknown", f"verification error: {exc}"
-            )
-            return
-        failures = await self.safety.record_verification(action.type, plan.target, result.ok)
-        event = "verified" if result.ok else "verification_failed"
-        message = result.message
-        if not result.ok and failures >= self.config.gates.breaker_failures:
-            message += (
-                f" — circuit breaker open for {action.type} on {plan.target} "
-                f"({failures} failures): automatic runs stop; a human must decide"
-            )
-        await self.audit.record(
-            started.model_copy(
-                update={"event": event, "message": message, "duration_ms": result.seconds * 1000}
-            )
-        )
-        await self.records.verified(
-            incident_id, run_id, "verified" if result.ok else "failed", message
-        )
+        await followup.verify_run(self, incident_id, rule, action, plan, run_id, started)
 
     async def wait_background(self, timeout: float | None = None) -> None:
         """Wait for running verifications (the CLI waits before it exits)."""
@@ -406,21 +429,5 @@ class ActionEngine:
             )
 
     async def recover(self, since: str = "24h") -> list[AuditEntry]:
-        """Report runs that started but never finished (the bot stopped mid-action):
-        "started, outcome unknown", in the audit and on the incident."""
-        reported = []
-        for entry in unfinished_runs(await self.audit.read(since)):
-            lock = f"action:{entry.incident}:{entry.action}"
-            probe_owner = f"{self.owner}/recover"
-            if not await self.store.acquire(lock, probe_owner, 5.0):
-                continue  # still running on another replica
-            await self.store.release(lock, probe_owner)
-            msg = (
-                "started, outcome unknown: the bot stopped while this action ran; check the target"
-            )
-            await self.audit.record(
-                entry.model_copy(update={"event": "outcome_unknown", "message": msg, "id": ""})
-            )
-            await self.records.verified(entry.incident, entry.run, "unknown", msg)
-            reported.append(entry)
-        return reported
+        """Report runs that started but never finished (the bot stopped mid-action)."""
+        return await followup.recover_interrupted(self, since)

@@ -50,6 +50,14 @@ def valid_approvals(approvals: list[Approval], now: float, ttl: float) -> list[A
     return sorted(latest.values(), key=lambda a: a.at)
 
 
+def same_channel_approvals(approvals: list[Approval], who: str) -> list[Approval]:
+    """The approvals that count with ``who``'s: those given through the same channel
+    (``slack:``, ``cli:``). A Slack user id and a shell user name cannot be told
+    apart as people, so ``slack:U0ALICE`` and ``cli:alice`` never make two."""
+    channel = who.split(":", 1)[0]
+    return [a for a in approvals if a.who.split(":", 1)[0] == channel]
+
+
 def duration_words(seconds: float) -> str:
     seconds = max(0, round(seconds))
     if seconds >= 3600:

@@ -14,6 +14,7 @@ from bot.engine.audit import AuditEntry
 from bot.engine.requests import Actor, Verdict
 from bot.engine.runner_config import RunnerConfig
 from bot.engine.safety import Approval, GateConfig, cooldown_remaining, valid_approvals
+from bot.models import ProposedAction
 from bot.store import MemoryStore
 from tests.helpers import wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule
@@ -290,3 +291,88 @@ async def test_a_verification_cut_short_by_shutdown_is_recorded_not_left_running
     events = [e.event for e in await k.engine.audit.read("1h")]
     assert events[-1] == "verification_abandoned"
     assert await k.engine.recover() == []  # not mistaken for a crash mid-action
+
+
+def _touch(target: str, **params: object) -> ProposedAction:
+    return ProposedAction(name="touch", type="test.touch", params={"target": target, **params})
+
+
+async def test_two_incidents_cannot_both_pass_one_targets_cooldown(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    first = await k.incident()
+    second = await k.incident(
+        fingerprint="fp-0002", instance="other"
+    )  # another alert about the same target
+    assert first.id != second.id
+    a, b = await asyncio.gather(
+        k.engine.run(first, _touch("a", hold=0.3), Actor(id="auto", source="auto")),
+        k.engine.run(second, _touch("a", hold=0.3), Actor(id="auto", source="auto")),
+    )
+    assert sorted(d.verdict for d in (a, b)) == sorted([Verdict.DONE, Verdict.REFUSED])
+    refused = a if a.verdict is Verdict.REFUSED else b
+    assert refused.gate in ("busy", "cooldown"), refused
+    assert EFFECTS == {"a": ["auto"]}
+
+
+async def test_auto_mode_stops_while_the_store_is_degraded(tmp_path: Path) -> None:
+    class Degraded(MemoryStore):
+        degraded = True
+
+    k = EngineKit(Degraded(), write_rule(tmp_path / "rules"))
+    incident = await k.incident()
+    auto = await k.engine.run(incident, _touch("d"), Actor(id="auto", source="auto"))
+    assert auto.gate == "paused" and "degraded" in auto.message
+    guarded = await k.act(incident.id, "guarded")
+    assert guarded.gate == "approvals" and "shared store" in guarded.message
+    assert (await k.act(incident.id, "touch")).verdict is Verdict.DONE  # people still may
+    assert EFFECTS == {"a": ["cli:alice"]}
+
+
+async def test_one_person_through_two_channels_is_one_approval(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    incident = await k.incident()
+    slack = Actor(id="U0ALICE", source="slack")
+    cli = Actor(id="U0ALICE", source="cli")
+    for actor in (slack, cli):
+        d = await k.requests.request_action(incident.id, "guarded", actor)
+        assert d.verdict is Verdict.NEEDS_APPROVAL, d
+    assert "b" not in EFFECTS
+
+
+async def test_undo_of_an_approved_action_needs_the_same_approvals(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    incident = await k.incident()
+    await k.act(incident.id, "guarded", who="alice")
+    assert (await k.act(incident.id, "guarded", who="bob")).verdict is Verdict.DONE
+    undo = await k.act(incident.id, "undo-guarded", who="mallory")
+    assert undo.verdict is Verdict.NEEDS_APPROVAL
+    assert "b-undone" not in EFFECTS
+
+
+async def test_a_crash_while_planning_leaves_the_button_usable(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    incident = await k.incident()
+    crash = _touch("a", crash=True)
+    failed = await k.engine.run(incident, crash, Actor(id="alice", source="slack"), "n-1")
+    assert failed.gate == "engine" and "KeyError" in failed.message
+    retry = await k.engine.run(incident, _touch("a"), Actor(id="bob", source="slack"), "n-1")
+    assert retry.verdict is Verdict.DONE, retry
+
+
+async def test_an_action_interrupted_by_shutdown_is_recorded_as_unknown(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    incident = await k.incident()
+    task = asyncio.create_task(k.engine.run(incident, _touch("z", hold=30), Actor(id="alice")))
+
+    async def running() -> bool:
+        stored = await k.store.get_incident(incident.id)
+        return bool(stored and stored.runs and stored.runs[-1].state == "running")
+
+    await wait_for(running, timeout=5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    stored = await k.store.get_incident(incident.id)
+    assert stored is not None and stored.runs[-1].state == "unknown"
+    assert "interrupted" in stored.runs[-1].detail
+    assert [e.event for e in await k.engine.audit.read("1h")][-1] == "outcome_unknown"

@@ -314,3 +314,18 @@ def test_runbook1_with_no_results_is_unclassified_naming_every_probe(runbook1: R
     ]
     assert d.summary.endswith("probes that failed: " + ", ".join(probes))
     assert set(d.findings) == set(probes)
+
+
+def test_the_duration_filter_says_ages_as_people_do() -> None:
+    from bot.rules import templates
+
+    cases = {
+        59: "1 minute",
+        25 * 60: "25 minutes",
+        3 * 3600 + 1800: "3.5 hours",
+        3 * 86400: "3 days",
+        "n/a": "?",
+        None: "?",
+    }
+    for seconds, text in cases.items():
+        assert templates.render("{{ s | duration }}", {"s": seconds}) == text

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-import hmac
 import json
 
 from aiohttp import web
 
+from bot.engine.intake import IntakeError, check_bearer
 from bot.engine.service import Service
 from bot.logs import get_logger
 
@@ -25,10 +25,10 @@ def _authorized(request: web.Request, service: Service) -> web.Response | None:
     token = service.settings.admin_token
     if token is None:
         return _error(404, "admin API disabled: set HONUA_BOT_ADMIN_TOKEN to enable it")
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {token.get_secret_value()}"
-    if not hmac.compare_digest(given.encode("utf-8", "replace"), expected.encode()):
-        log.warning("admin request refused: bad or missing bearer token", remote=request.remote)
+    try:
+        check_bearer(request.headers.get("Authorization"), token.get_secret_value())
+    except IntakeError as exc:
+        log.warning("admin request refused", reason=exc.message, remote=request.remote)
         return _error(401, "Authorization: a valid admin bearer token is required")
     return None
 

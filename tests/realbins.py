@@ -15,13 +15,62 @@ import httpx
 from tests.helpers import free_port, wait_for_sync
 
 
-class PrometheusServer:
+class _Daemon:
+    """A binary serving HTTP on a free loopback port from a temporary directory,
+    its output in a log file; ready when ``/-/ready`` answers 200."""
+
+    name = ""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _workdir(self) -> Path:
+        self._dir = tempfile.TemporaryDirectory(prefix=f"honua-{self.name}-")
+        return Path(self._dir.name)
+
+    def _launch(self, args: list[str], root: Path, timeout: float) -> None:
+        self.log = open(root / f"{self.name}.log", "wb")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_sync(self._ready, timeout=timeout)
+
+    def _ready(self) -> bool:
+        if self.proc is not None and self.proc.poll() is not None:
+            log = Path(self.log.name).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {log}")
+        try:
+            return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if hasattr(self, "log"):
+            self.log.close()
+        if self._dir:
+            self._dir.cleanup()
+
+
+class PrometheusServer(_Daemon):
     """Real Prometheus scraping ``targets`` (job ``honua``) and, optionally, more jobs
     (``jobs``: job name → targets), evaluating ``rule_files`` every
     ``evaluation_interval`` (default: the scrape interval) and sending alerts to
     ``alertmanagers`` (``host:port``). ``backfill`` is OpenMetrics text with
     timestamps, written into the TSDB with ``promtool tsdb create-blocks-from
     openmetrics`` before the start, for rules that look back further than a test runs."""
+
+    name = "prometheus"
 
     def __init__(
         self,
@@ -41,36 +90,24 @@ class PrometheusServer:
         self.alertmanagers = alertmanagers or []
         self.evaluation_interval = evaluation_interval or scrape_interval
         self.backfill = backfill
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__()
 
     def start(self) -> PrometheusServer:
         binary = shutil.which("prometheus")
         if binary is None:
             raise RuntimeError("prometheus is not installed (apt-get install prometheus)")
-        self._dir = tempfile.TemporaryDirectory(prefix="honua-prom-")
-        root = Path(self._dir.name)
+        root = self._workdir()
         (root / "prometheus.yml").write_text(self.config())
         if self.backfill is not None:
             self._write_backfill(root)
-        self.log = open(root / "prometheus.log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={root / 'prometheus.yml'}",
-                f"--storage.tsdb.path={root / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--web.enable-lifecycle",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_sync(self._ready, timeout=30)
+        args = [
+            binary,
+            f"--config.file={root / 'prometheus.yml'}",
+            f"--storage.tsdb.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--web.enable-lifecycle",
+        ]
+        self._launch(args, root, timeout=30)
         return self
 
     def config(self) -> str:
@@ -116,15 +153,6 @@ class PrometheusServer:
         if done.returncode != 0:
             raise RuntimeError(f"promtool backfill failed: {done.stderr[-2000:]}")
 
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            log = Path(self.log.name).read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"prometheus exited with {self.proc.returncode}: {log}")
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     def query(self, expr: str) -> list[dict[str, object]]:
         body = httpx.get(f"{self.url}/api/v1/query", params={"query": expr}, timeout=5).json()
         return list(body["data"]["result"])
@@ -134,35 +162,19 @@ class PrometheusServer:
         body = httpx.get(f"{self.url}/api/v1/alerts", timeout=5).json()
         return list(body["data"]["alerts"])
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        if hasattr(self, "log"):
-            self.log.close()
-        if self._dir:
-            self._dir.cleanup()
 
-
-class AlertmanagerServer:
+class AlertmanagerServer(_Daemon):
     """Real Alertmanager (Debian package `prometheus-alertmanager`) on a free loopback
     port, with a temporary storage dir, no gossip and, unless given, a config that
     routes everything to a receiver doing nothing (enough for the silences API)."""
+
+    name = "alertmanager"
 
     NULL_CONFIG = "route: {receiver: 'null'}\nreceivers: [{name: 'null'}]\n"
 
     def __init__(self, config: str | None = None) -> None:
         self.config = config or self.NULL_CONFIG
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._dir: tempfile.TemporaryDirectory[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        super().__init__()
 
     def start(self) -> AlertmanagerServer:
         binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
@@ -170,32 +182,17 @@ class AlertmanagerServer:
             raise RuntimeError(
                 "prometheus-alertmanager is not installed (apt-get install prometheus-alertmanager)"
             )
-        self._dir = tempfile.TemporaryDirectory(prefix="honua-am-")
-        root = Path(self._dir.name)
+        root = self._workdir()
         (root / "am.yml").write_text(self.config)
-        self.log = open(root / "alertmanager.log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={root / 'am.yml'}",
-                f"--storage.path={root / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # no gossip: a single, private instance
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_for_sync(self._ready, timeout=20)
+        args = [
+            binary,
+            f"--config.file={root / 'am.yml'}",
+            f"--storage.path={root / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",  # no gossip: a single, private instance
+        ]
+        self._launch(args, root, timeout=20)
         return self
-
-    def _ready(self) -> bool:
-        if self.proc is not None and self.proc.poll() is not None:
-            log = Path(self.log.name).read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"alertmanager exited with {self.proc.returncode}: {log}")
-        try:
-            return httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def silences(self) -> list[dict[str, object]]:
         return list(httpx.get(f"{self.url}/api/v2/silences", timeout=5).json())
@@ -203,16 +200,3 @@ class AlertmanagerServer:
     def alerts(self) -> list[dict[str, Any]]:
         """The alerts Alertmanager holds (``/api/v2/alerts``), inhibited ones included."""
         return list(httpx.get(f"{self.url}/api/v2/alerts", timeout=5).json())
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        if hasattr(self, "log"):
-            self.log.close()
-        if self._dir:
-            self._dir.cleanup()

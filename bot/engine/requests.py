@@ -31,6 +31,12 @@ class Actor:
     channel: str = ""
 
 
+def actor_ref(actor: Actor) -> str:
+    """How incidents and the audit record who did something: ``slack:U123``,
+    ``cli:alice``, ``auto``."""
+    return "auto" if actor.source == "auto" else f"{actor.source}:{actor.id}"
+
+
 @dataclass(frozen=True)
 class Decision:
     verdict: Verdict

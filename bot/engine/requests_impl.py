@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.errors import AdapterError
 from bot.engine.pipeline import Pipeline
-from bot.engine.requests import ActionRunner, Actor, Decision, Verdict
+from bot.engine.requests import ActionRunner, Actor, Decision, Verdict, actor_ref
 from bot.logs import get_logger
 from bot.models import Activity, Incident, IncidentStatus, ProposedAction
 from bot.notify import Event, Notifier
@@ -23,11 +23,6 @@ from bot.notify import Event, Notifier
 log = get_logger("requests")
 MAX_SILENCE_SECONDS = 7 * 86400
 UNDO_PREFIX = "undo-"
-
-
-def actor_ref(actor: Actor) -> str:
-    """How an incident records who did something: ``slack:U123``, ``cli:alice``, ``auto``."""
-    return "auto" if actor.source == "auto" else f"{actor.source}:{actor.id}"
 
 
 def duration_text(seconds: float) -> str:

@@ -26,12 +26,11 @@ from bot.engine import followup
 from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.gates import target_gate
 from bot.engine.pipeline import Pipeline
-from bot.engine.requests import Actor, Decision, Verdict
+from bot.engine.requests import Actor, Decision, Verdict, actor_ref
 from bot.engine.run_records import RunRecorder
 from bot.engine.runner_config import (
     RunnerConfig,
     action_scope,
-    actor_ref,
     render_action_params,
 )
 from bot.engine.safety import SafetyState, duration_words, same_channel_approvals

@@ -8,7 +8,6 @@ from typing import Any
 
 from bot.actions.base import Limits
 from bot.config import Settings
-from bot.engine.requests import Actor
 from bot.engine.safety import GateConfig
 from bot.models import Incident
 from bot.rules import templates
@@ -40,10 +39,6 @@ def runner_config(settings: Settings) -> RunnerConfig:
         action_timeout=s.action_timeout_seconds,
         verify_interval=s.verify_interval_seconds,
     )
-
-
-def actor_ref(actor: Actor) -> str:
-    return "auto" if actor.source == "auto" else f"{actor.source}:{actor.id}"
 
 
 def action_scope(incident: Incident) -> dict[str, Any]:

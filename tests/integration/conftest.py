@@ -1,14 +1,31 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 import pytest
 
 from tests.fakes.honua_sim import Simulator, create_app
 from tests.fakes.server import ThreadedServer
 from tests.helpers import wait_for_sync
 from tests.realbins import PrometheusServer
+
+POSTGRES_DSN = os.environ.get(
+    "HONUA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+async def admin() -> AsyncIterator[asyncpg.Connection]:
+    """The test's own superuser connection to PostgreSQL, to set up and to check."""
+    try:
+        conn = await asyncpg.connect(POSTGRES_DSN, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - environment problem
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_DSN}: {exc}")
+    yield conn
+    await conn.close()
 
 
 @dataclass

@@ -5,7 +5,6 @@ they can only ever terminate their own sessions, never another test's."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,8 +23,7 @@ from bot.adapters.postgres import PostgresClient
 from bot.adapters.target_redis import TargetRedisClient
 from bot.registry import actions
 from tests.helpers import RedisServer, free_port, wait_for
-
-DSN = os.environ.get("HONUA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.integration.conftest import POSTGRES_DSN as DSN
 
 
 async def run(name: str, params: dict[str, Any], ctx: ActionContext) -> tuple[Plan, Outcome]:
@@ -89,17 +87,6 @@ async def test_bgsave_on_unreachable_redis_names_it() -> None:
 # -- postgres.terminate_idle ---------------------------------------------------------------------
 def _dsn_as(role: str) -> str:
     return DSN.replace("postgres@", f"{role}@", 1)
-
-
-@pytest.fixture
-async def admin() -> AsyncIterator[asyncpg.Connection]:
-    """The test's own superuser connection, to set up and to watch pg_stat_activity."""
-    try:
-        conn = await asyncpg.connect(DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - environment problem
-        pytest.fail(f"PostgreSQL is not reachable at {DSN}: {exc}")
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ database ``test``), through the run_probe path the engine uses."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,25 +20,13 @@ from bot.probes.base import ProbeContext
 from bot.registry import probes
 from bot.rules.schema import ProbeCall
 from tests.helpers import free_port, silent_tcp_server, wait_for
-
-DSN = os.environ.get("HONUA_TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.integration.conftest import POSTGRES_DSN as DSN
 
 
 async def probe(adapters: Adapters, type_: str, params: dict[str, Any] | None = None) -> Finding:
     return await run_probe(
         ProbeCall("p", type_, params or {}), probes, ProbeContext(adapters), 5, {}
     )
-
-
-@pytest.fixture
-async def admin() -> AsyncIterator[asyncpg.Connection]:
-    """The test's own connection, to check what the probes say."""
-    try:
-        conn = await asyncpg.connect(DSN, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:  # pragma: no cover - environment problem
-        pytest.fail(f"PostgreSQL is not reachable at {DSN}: {exc}")
-    yield conn
-    await conn.close()
 
 
 @pytest.fixture

@@ -12,11 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,7 +28,8 @@ from bot.models import Incident, IncidentStatus
 from bot.models.alertmanager import Alert
 from bot.notify import Event
 from bot.store.redis import DEAD, GROUP, PREFIX, STREAM
-from tests.helpers import REPO, BotHarness, alert, free_port, notification, wait_for
+from tests.helpers import REPO, BotHarness, alert, notification, wait_for
+from tests.integration.serve_support import ServeProcess
 
 # --- helpers -----------------------------------------------------------------
 
@@ -350,78 +348,12 @@ async def test_entry_that_keeps_failing_is_dead_lettered_not_dropped(
 # --- real processes -------------------------------------------------------------
 
 
-def _serve_command() -> list[str]:
-    script = Path(sys.executable).with_name("honua-bot")
-    if script.exists():
-        return [str(script), "serve"]
-    return [sys.executable, "-m", "bot.cli", "serve"]
-
-
-class ServeProcess:
-    """One ``honua-bot serve`` process with its stdout (the console notifier) in a file."""
-
-    def __init__(self, workdir: Path, name: str, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.stdout_path = workdir / f"{name}.stdout"
-        self.stderr_path = workdir / f"{name}.stderr"
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("HONUA_BOT_")}
-        full_env.update(
-            {
-                "HONUA_BOT_PORT": str(self.port),
-                "HONUA_BOT_RULES": str(REPO / "rules"),
-                "PYTHONUNBUFFERED": "1",
-                "COLUMNS": "200",
-                **env,
-            }
-        )
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.proc = subprocess.Popen(
-                _serve_command(), env=full_env, cwd=workdir, stdout=out, stderr=err
-            )
-
-    @property
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(errors="replace")
-
-    def diagnostics(self) -> str:
-        return (
-            f"--- stderr of {self.url} ---\n{self.stderr_path.read_text(errors='replace')[-3000:]}"
-        )
-
-    async def wait_ready(self, timeout: float = 20) -> None:
-        async with httpx.AsyncClient(timeout=2) as http:
-
-            async def ready() -> bool:
-                assert self.proc.poll() is None, f"serve exited early\n{self.diagnostics()}"
-                try:
-                    return (await http.get(f"{self.url}/readyz")).status_code == 200
-                except httpx.HTTPError:
-                    return False
-
-            await wait_for(ready, timeout=timeout, interval=0.1)
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 @pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Any]:
     started: list[ServeProcess] = []
 
     def start(name: str, **env: str) -> ServeProcess:
-        proc = ServeProcess(tmp_path, name, env)
+        proc = ServeProcess(tmp_path, name, {"HONUA_BOT_RULES": str(REPO / "rules"), **env})
         started.append(proc)
         return proc
 

@@ -184,6 +184,8 @@ class Service:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        for worker in self.workers:  # busy entries waiting for a retry stay pending
+            await worker.aclose()
         if before_close is not None:
             await before_close()
         await self.engine.aclose()

@@ -2,7 +2,9 @@
 
 An entry is acked only when every alert in it is done. One that fails stays
 pending and comes back (here or on another replica) after ``claim_idle``; one
-that keeps failing is moved to the dead-letter stream rather than dropped.
+that keeps failing is moved to the dead-letter stream rather than dropped. One
+that finds its incident held by a live worker is retried here shortly, with a
+bounded backoff, without counting as a delivery (see ``_retry_busy``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from bot.store import QueueEntry, Store, StoreUnavailable
 
 log = get_logger("worker")
 BUSY_TTL = 86400.0  # how long an entry's count of lock waits is kept
+BUSY_FIRST_WAIT = 0.05  # seconds before a busy entry is tried again, doubled each time
+BUSY_MAX_WAIT = 2.0
 
 
 def _busy_key(entry: QueueEntry) -> str:
@@ -43,8 +47,13 @@ class Worker:
         self.claim_idle_ms = int(claim_idle_seconds * 1000)
         self.max_deliveries = max_deliveries
         self.processed = 0
+        # in-process retries of busy entries stop well before the entry could be reclaimed
+        self.busy_budget = max(claim_idle_seconds / 2, 0.2)
+        self._busy: set[asyncio.Task[None]] = set()
 
-    async def process(self, entry: QueueEntry) -> bool:
+    async def process(
+        self, entry: QueueEntry, busy_since: float | None = None, busy_attempt: int = 0
+    ) -> bool:
         """Run one entry; True when it was acked."""
         try:
             message = WebhookMessage.model_validate_json(entry.payload)
@@ -89,8 +98,34 @@ class Worker:
             await self.store.ack(entry)
             self.processed += 1
         elif not failed:
-            await self.store.incr(_busy_key(entry), BUSY_TTL)
+            loop = asyncio.get_running_loop()
+            started = busy_since if busy_since is not None else loop.time()
+            if loop.time() - started < self.busy_budget:
+                task = asyncio.create_task(self._retry_busy(entry, started, busy_attempt))
+                self._busy.add(task)
+                task.add_done_callback(self._busy.discard)
+            else:  # left pending: reclaimed later, and that delivery was a wait
+                await self.store.incr(_busy_key(entry), BUSY_TTL)
         return done
+
+    async def _retry_busy(self, entry: QueueEntry, started: float, attempt: int) -> None:
+        """Another worker holds the incident: try again soon (0.05 s, doubling to
+        2 s) instead of after the claim timeout. The entry stays pending and ours,
+        so a retry is not a delivery; if this process dies it is reclaimed."""
+        loop = asyncio.get_running_loop()
+        left = self.busy_budget - (loop.time() - started)
+        await asyncio.sleep(max(min(BUSY_FIRST_WAIT * 2**attempt, BUSY_MAX_WAIT, left), 0.01))
+        try:
+            await self.process(entry, busy_since=started, busy_attempt=attempt + 1)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # left pending: reclaimed after claim_idle
+            log.exception("retrying a busy entry failed", entry=entry.id)
+
+    async def aclose(self) -> None:
+        for task in list(self._busy):
+            task.cancel()
+        await asyncio.gather(*self._busy, return_exceptions=True)
 
     async def run(self, stop: asyncio.Event, reclaim_every: float | None = None) -> None:
         """Consume until ``stop``; with ``reclaim_every`` this worker also takes

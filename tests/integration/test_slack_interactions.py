@@ -313,6 +313,7 @@ async def test_acknowledge_and_rerun_update_the_message_and_its_thread(
         facts = next(b for b in message.blocks if b.get("block_id") == "honua-facts")
         assert any(f["text"].startswith("*Acknowledged*\n<@U0ALICE>") for f in facts["fields"])
         assert "honua:ack" not in str(message.blocks)
+        await wait_for(lambda: fake.replies(message.ts))  # the reply is paced after the update
         assert [r.text for r in fake.replies(message.ts)] == ["acknowledged — <@U0ALICE>"]
 
         _, key = await click(h, fake, message, "", pressed=ack, user="U0BOB")
@@ -326,8 +327,8 @@ async def test_acknowledge_and_rerun_update_the_message_and_its_thread(
             == "diagnosis re-run: scenario `redis-connection` — <@U0ALICE>"
         )
         assert header(message) == ":rotating_light: [P2] SlackTest — Awaiting decision"
-        # the message went through Diagnosing and back, in place
-        assert message.updates >= 3 and len(fake.posts(top_level=True)) == 1
+        # updated in place (Diagnosing and back may coalesce into one update)
+        assert message.updates >= 1 and len(fake.posts(top_level=True)) == 1
 
 
 async def test_silence_without_alertmanager_names_the_setting(

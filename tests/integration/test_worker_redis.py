@@ -479,3 +479,29 @@ async def test_two_serve_processes_share_the_stream_and_process_each_alert_once(
     assert shares == [int(d) for d in diagnosed]
     assert await r.xlen(DEAD) == 0
     assert len(await incident_keys(r)) == 200
+
+
+async def test_entry_finding_its_incident_held_is_retried_shortly_not_after_the_claim_timeout(
+    redis_url: str, r: aioredis.Redis
+) -> None:
+    """A live worker holds the incident (a slow diagnosis, a click): the re-sent
+    alert is handled within a second or two of the lock's release, not after
+    claim_idle_seconds (60 s here), and the waits are not deliveries."""
+    a = alert(fingerprint="fp-held")
+    inc = incident_id(a)
+    async with BotHarness(redis_url=redis_url, claim_idle_seconds=60) as bot:
+        store = bot.service.store
+        assert await store.acquire(f"incident:{inc}", "another-worker", 30)
+        assert (await bot.post(notification(a))).status_code == 200
+        await wait_for(lambda: pending(r))  # taken, found busy, left pending
+        await asyncio.sleep(0.5)  # not a synchronisation: time for several busy retries
+        assert bot.recorder.events == []
+        await store.release(f"incident:{inc}", "another-worker")
+        loop = asyncio.get_running_loop()
+        released = loop.time()
+        await wait_for(lambda: bot.recorder.events, timeout=5)
+        assert loop.time() - released < 3
+        await wait_for(lambda: drained(r))
+        assert kinds(bot.recorder.events) == [Event.DIAGNOSED]
+        assert [k async for k in r.scan_iter(match=f"{PREFIX}:v:queue:waits:*")] == []
+        assert await r.xlen(DEAD) == 0

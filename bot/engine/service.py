@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from bot.adapters import Adapters
 from bot.config import Settings
@@ -19,9 +20,11 @@ from bot.engine.worker import Worker
 from bot.logs import get_logger, register_secret
 from bot.metrics import Metrics
 from bot.notify import ConsoleNotifier, FanOut, Notifier
-from bot.notify.slack import SlackIntegration
 from bot.registry import actions, probes
 from bot.store import ResilientStore, Store, build_store
+
+if TYPE_CHECKING:
+    from bot.notify.slack import SlackIntegration
 
 log = get_logger("service")
 
@@ -57,7 +60,11 @@ class Service:
             ConsoleNotifier() if settings.console_notifier else FanOut([])
         )
         # Slack when a bot token is set, beside the console (or given) notifier
-        self.slack = SlackIntegration(settings, self.store) if settings.slack_bot_token else None
+        self.slack: SlackIntegration | None = None
+        if settings.slack_bot_token:  # slack_bolt/slack_sdk are imported only when configured
+            from bot.notify.slack import SlackIntegration
+
+            self.slack = SlackIntegration(settings, self.store)
         if self.slack is not None:
             self.notifier = FanOut([self.notifier, self.slack.notifier])
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

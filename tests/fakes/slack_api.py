@@ -5,7 +5,8 @@ Speaks the wire protocol the bot's ``slack_sdk`` client uses: ``POST
 ``{"ok": …}`` as Slack does (HTTP 200 with ``ok: false`` for API errors, 429
 with ``Retry-After`` when rate limited). Implements ``auth.test``,
 ``chat.postMessage`` (with message ``metadata``), ``chat.update``,
-``chat.postEphemeral``, ``conversations.history`` and ``conversations.replies``
+``chat.postEphemeral``, ``conversations.list`` (the channels posted to by name),
+``conversations.history`` and ``conversations.replies``
 (newest first / parent first, ``oldest``/``latest``/``inclusive``, cursor paging,
 metadata only with ``include_all_metadata``, channel ids only as Slack
 requires), ``users.info``, ``usergroups.list`` and ``usergroups.users.list``,
@@ -152,6 +153,7 @@ class FakeSlack:
         self._fail: list[tuple[str | None, int, float | None]] = []
         self._buckets: dict[str, tuple[float, float]] = {}
         self._ts = itertools.count(1)
+        self.channel_names: dict[str, str] = {}  # id → name, for channels posted to by name
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -355,6 +357,8 @@ class FakeSlack:
         if not args.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
         cid = channel_id(str(args["channel"]))
+        if cid != args["channel"]:
+            self.channel_names[cid] = str(args["channel"]).lstrip("#")
         wait = self._take_token(cid)
         if wait > 0:
             self.rate_limited += 1
@@ -429,6 +433,20 @@ class FakeSlack:
             "ok": True,
             "messages": [m.as_history(with_metadata) for m in page],
             "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        channels = [
+            {"id": cid, "name": name, "is_channel": True, "is_archived": False}
+            for cid, name in sorted(self.channel_names.items())
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        more = start + limit < len(channels)
+        return {
+            "ok": True,
+            "channels": channels[start : start + limit],
             "response_metadata": {"next_cursor": str(start + limit) if more else ""},
         }
 

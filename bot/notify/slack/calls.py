@@ -161,6 +161,31 @@ class SlackCalls:
                 return None
         return None
 
+    async def channel_id(self, name: str) -> str | None:
+        """The id of channel ``#name`` (conversations.history takes ids only)."""
+        wanted = name.lstrip("#")
+        cursor = ""
+        for _ in range(HISTORY_PAGES):
+            args: dict[str, Any] = {
+                "types": "public_channel,private_channel",
+                "exclude_archived": True,
+                "limit": 1000,
+            }
+            if cursor:
+                args["cursor"] = cursor
+
+            async def once(args: dict[str, Any] = args) -> AsyncSlackResponse:
+                return await self.client.conversations_list(**args)
+
+            resp = await self._retry(once, "conversations.list")
+            for channel in resp.get("channels") or []:
+                if channel.get("name") == wanted:
+                    return str(channel["id"])
+            cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                return None
+        return None
+
     async def _retry(
         self, call: Callable[[], Awaitable[AsyncSlackResponse]], method: str
     ) -> AsyncSlackResponse:

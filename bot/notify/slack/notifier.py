@@ -67,9 +67,13 @@ class SlackNotifier:
             self._tasks = [asyncio.create_task(s.run()) for s in self.senders.values()]
 
     async def aclose(self) -> None:
+        for sender in self.senders.values():
+            sender.closing = True
+            sender.wake.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
         self._tasks = []
 
     # the Notifier protocol -----------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from typing import Any
 
@@ -40,6 +41,7 @@ HOLE_GRACE = 10.0  # an entry number taken by a worker that died before writing 
 CLOCK_SKEW = 30.0  # history is searched from this long before the attempt
 IDLE_POLL = 0.25  # how often an idle leader looks for entries queued by other replicas
 MAX_BACKOFF = 30.0
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
 
 class ChannelSender:
@@ -62,6 +64,7 @@ class ChannelSender:
         self.owner = owner
         self.wake = asyncio.Event()
         self.leading = False
+        self.closing = False  # checked as well as cancelled: a swallowed cancel must not hang
         self._lost = False
         self._last_call = 0.0
         self._next_flush = 0.0
@@ -78,7 +81,7 @@ class ChannelSender:
     async def run(self) -> None:
         """Forever: lead while holding the lease, else wait to take it over."""
         lease = self.config.sender_lease
-        while True:
+        while not self.closing:
             try:
                 if await self.store.acquire(self.lease_name, self.owner, lease):
                     await self._lead()
@@ -87,9 +90,7 @@ class ChannelSender:
                 raise
             except Exception:
                 log.exception("slack sender failed; retrying", channel=self.channel)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), lease / 3)
-            self.wake.clear()
+            await self._sleep(lease / 3)
 
     async def _lead(self) -> None:
         log.info("slack sender leading", channel=self.channel, owner=self.owner)
@@ -99,11 +100,9 @@ class ChannelSender:
         try:
             self._done = await self.outbox.done(self.channel)
             self._head = await self.outbox.head(self.channel)
-            while not self._lost:
+            while not self._lost and not self.closing:
                 if not await self._step():
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), IDLE_POLL)
-                    self.wake.clear()
+                    await self._sleep(IDLE_POLL)
         finally:
             self.leading = False
             renewer.cancel()
@@ -111,6 +110,16 @@ class ChannelSender:
                 await renewer
             with contextlib.suppress(StoreUnavailable):
                 await self.store.release(self.lease_name, self.owner)
+
+    async def _sleep(self, seconds: float) -> None:
+        """Until woken (an entry recorded here) or ``seconds`` passed. Not
+        ``wait_for(event.wait())``: cancelled at shutdown, that hung (Python 3.11)."""
+        waiter = asyncio.ensure_future(self.wake.wait())
+        try:
+            await asyncio.wait({waiter}, timeout=seconds)
+        finally:
+            waiter.cancel()
+        self.wake.clear()
 
     async def _renew(self) -> None:
         lease = self.config.sender_lease
@@ -157,17 +166,16 @@ class ChannelSender:
         if time.monotonic() < self._next_flush:
             return False
         storm = await self.state.last_storm(self.channel)
-        if storm is None or not await self.state.take_dirty(storm):
+        generation = await self.state.dirty(storm) if storm else None
+        if storm is None or generation is None:
             self._next_flush = time.monotonic() + min(self.config.storm_flush_interval, 1.0)
             return False
         self._next_flush = time.monotonic() + self.config.storm_flush_interval
         try:
             await flush_storm(self.state, self, self.config, storm, self.channel)
-        except SlackUnavailable:
-            await self.state.mark_dirty(storm)
-            raise
         except SlackRejected as exc:
             log.error("storm summary rejected by Slack", storm=storm, error=str(exc))
+        await self.state.flushed(storm, generation)
         self._succeeded()
         return True
 
@@ -275,13 +283,27 @@ class ChannelSender:
     async def _find(
         self, key: str, channel: str, since: float, thread_ts: str
     ) -> MessageRef | None:
-        channel_id = await self.store.get_value(f"slack:chan-id:{channel}") or channel
         try:
+            channel_id = await self._channel_id(channel)
+            if channel_id is None:
+                log.warning("channel not found for the history lookup; posting", channel=channel)
+                return None
             ts = await self.calls.find(key, channel_id, since - CLOCK_SKEW, thread_ts)
         except SlackRejected as exc:  # no channels:history scope, say: post again
             log.warning("could not look for an earlier post; posting", key=key, error=str(exc))
             return None
         return MessageRef(channel_id, ts, thread_ts) if ts else None
+
+    async def _channel_id(self, channel: str) -> str | None:
+        if _CHANNEL_ID.match(channel):
+            return channel
+        known = await self.store.get_value(f"slack:chan-id:{channel}")
+        if known:
+            return known
+        found = await self.calls.channel_id(channel)
+        if found:
+            await self.store.set_value(f"slack:chan-id:{channel}", found, self.config.ttl)
+        return found
 
     async def _pace(self) -> None:
         """At most one Slack call per ``post_interval`` on this channel."""

@@ -263,7 +263,10 @@ class ChannelSender:
                 return ref
         await self.outbox.attempt(key)
         await self._pace()
-        ref = await self.calls.post(key, channel, text, blocks or None, thread_ts)
+        try:
+            ref = await self.calls.post(key, channel, text, blocks or None, thread_ts)
+        finally:
+            self._last_call = time.monotonic()
         await self.outbox.save_posted(key, ref)
         await self.outbox.save_sent_hash(key, content_hash(text, blocks or None))
         if ref.channel != channel:
@@ -277,7 +280,10 @@ class ChannelSender:
         if await self.outbox.sent_hash(key) == digest:
             return  # Slack shows it already: successive updates coalesce here
         await self._pace()
-        await self.calls.update(ref.channel, ref.ts, text, blocks or None)
+        try:
+            await self.calls.update(ref.channel, ref.ts, text, blocks or None)
+        finally:
+            self._last_call = time.monotonic()
         await self.outbox.save_sent_hash(key, digest)
 
     async def _find(
@@ -306,8 +312,8 @@ class ChannelSender:
         return found
 
     async def _pace(self) -> None:
-        """At most one Slack call per ``post_interval`` on this channel."""
+        """At most one Slack call per ``post_interval`` on this channel, counted from
+        the end of the previous call, so Slack sees them at least that far apart."""
         wait = self._last_call + self.config.post_interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        self._last_call = time.monotonic()

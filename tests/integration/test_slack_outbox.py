@@ -240,3 +240,47 @@ async def test_successive_updates_of_one_message_cost_one_call(fake: FakeSlack) 
     updates = fake.calls_to("chat.update")
     assert [c.args["text"] for c in updates] == ["v5"]
     assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+async def test_storm_summary_is_at_most_the_update_interval_behind(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    """Incidents keep joining a storm while the sender is busy: the summary's
+    count catches up within HONUA_BOT_SLACK_STORM_UPDATE_SECONDS (plus the one
+    paced call that updates it), not after the whole backlog."""
+    from tests.integration.slack_support import fire, header, slack_alert, slack_bot
+
+    update = 1.0
+    async with slack_bot(
+        tmp_path,
+        fake,
+        slack_storm_threshold=3,
+        slack_storm_update_seconds=update,
+        slack_post_interval=0.2,
+        workers=4,
+    ) as h:
+        await fire(h, *[slack_alert(n) for n in range(20)])
+
+        def summary() -> Posted | None:
+            return next(
+                (m for m in fake.posts(top_level=True) if key_of(m).endswith(":summary")), None
+            )
+
+        first: Posted = await wait_for(summary, 15)
+        await wait_for(lambda: "17" in header(first), 10)
+        loop = asyncio.get_running_loop()
+        state = h.service.slack.notifier.state  # type: ignore[union-attr]
+        for batch in range(3):
+            alerts = [slack_alert(100 + batch * 10 + n) for n in range(10)]
+            ids = [Alert.model_validate(a).incident_id for a in alerts]
+            await fire(h, *alerts)
+
+            async def joined(ids: list[str] = ids) -> bool:
+                return all([await state.member_of(i) is not None for i in ids])
+
+            await wait_for(joined, 10, interval=0.01)
+            recorded = loop.time()
+            expected = f"Alert storm — {17 + (batch + 1) * 10}"
+            await wait_for(lambda e=expected: e in header(first), 10)  # type: ignore[misc]
+            lag = loop.time() - recorded
+            assert lag <= update + 1.0, (batch, lag)

@@ -81,6 +81,8 @@ class RuleDoc(_Strict):
     diagnosis: list[ScenarioDoc] = Field(default_factory=list)
     actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     validation: list[ValidationDoc] = Field(default_factory=list)
+    # the runbook's Prevention items: the resolved message carries them as a checklist
+    prevention: list[str] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Rule:
     scenarios: tuple[Scenario, ...]
     actions: dict[str, ActionCall] = field(default_factory=dict)
     validation: tuple[Validation, ...] = ()
+    prevention: tuple[str, ...] = ()
 
     def matches(self, labels: dict[str, str]) -> bool:
         if self.alertnames and labels.get("alertname", "") not in self.alertnames:

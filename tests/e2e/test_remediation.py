@@ -54,7 +54,7 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
         # the ConfigMap was edited in place (20 → 10, comments kept) and the pods rolled
         assert appsettings(stack)["ProcessFramework"]["MaxConcurrentProcesses"] == 10
         cm = stack.kube.get("configmaps", NAMESPACE, "process-config")
-        assert "halve it when LLM providers throttle" in cm["data"]["appsettings.yaml"]
+        assert 'Runbook 1 Scenario B "20 → 10"' in cm["data"]["appsettings.yaml"]
         assert restarted_at(stack) is not None
         assert stack.sim.config_loads > loads and stack.sim.max_concurrent == 10
         assert any("running `halve-concurrency`" in t and "20 → 10" in t for t in thread), thread

@@ -53,6 +53,9 @@ class AllowedDoc(_Strict):
     users: list[str] = Field(default_factory=list)  # Slack user ids
     groups: list[str] = Field(default_factory=list)  # user-group handles
     channels: list[str] = Field(default_factory=list)  # channel ids or names
+    # the runbook's "Roles Required" (senior-devops, dba, …): each becomes the Slack user
+    # group HONUA_BOT_SLACK_ROLE_GROUPS maps it to; an unmapped role restricts nothing
+    roles: list[str] = Field(default_factory=list)
 
 
 class ActionOptions(_Strict):

@@ -24,6 +24,7 @@ ACTION_OPTIONS = {
     "approvals",
     "description",
     "allowed",
+    "mitigation",
 }
 
 
@@ -66,6 +67,9 @@ class ActionOptions(_Strict):
     approvals: int = Field(default=1, ge=1)
     description: str = ""
     allowed: AllowedDoc | None = None  # overrides HONUA_BOT_SLACK_* permissions
+    # a temporary mitigation (concurrency cut, rate limit, provider swap, longer timeout):
+    # `honua-bot audit --mitigations` lists it until its undo runs
+    mitigation: bool = False
 
 
 class ValidationDoc(_Strict):

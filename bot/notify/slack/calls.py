@@ -86,6 +86,8 @@ class SlackCalls:
     def __init__(self, client: AsyncWebClient, retry_seconds: float) -> None:
         self.client = client
         self.retry_seconds = retry_seconds
+        # told the Web API method of each call that failed after its retries (metrics)
+        self.on_failure: Callable[[str], None] = lambda method: None
 
     async def post(
         self,
@@ -186,7 +188,7 @@ class SlackCalls:
                 return None
         return None
 
-    async def _retry(
+    async def _retried(
         self, call: Callable[[], Awaitable[AsyncSlackResponse]], method: str
     ) -> AsyncSlackResponse:
         def before_sleep(state: RetryCallState) -> None:
@@ -207,6 +209,15 @@ class SlackCalls:
         )
         try:
             return await retrying(call)
+        except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError):
+            self.on_failure(method)
+            raise
+
+    async def _retry(
+        self, call: Callable[[], Awaitable[AsyncSlackResponse]], method: str
+    ) -> AsyncSlackResponse:
+        try:
+            return await self._retried(call, method)
         except SlackApiError as exc:
             if _transient(exc):
                 wait = retry_after(exc) if exc.response.status_code == 429 else 0.0

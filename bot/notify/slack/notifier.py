@@ -17,6 +17,7 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Callable
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -54,12 +55,21 @@ class SlackNotifier:
         self.outbox = Outbox(store, config.ttl)
         self.storms = StormBook(store, self.state, config)
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        calls = SlackCalls(client, config.retry_seconds)
+        calls = self.calls = SlackCalls(client, config.retry_seconds)
         self.senders = {
             channel: ChannelSender(channel, store, self.outbox, self.state, calls, config, owner)
             for channel in config.channels
         }
         self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def on_failure(self) -> Callable[[str], None]:
+        """Told the Web API method of each call that failed after its retries (metrics)."""
+        return self.calls.on_failure
+
+    @on_failure.setter
+    def on_failure(self, report: Callable[[str], None]) -> None:
+        self.calls.on_failure = report
 
     # lifecycle -----------------------------------------------------------------
     async def start(self) -> None:

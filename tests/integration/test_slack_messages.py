@@ -197,9 +197,13 @@ async def test_slack_down_then_back_loses_nothing(tmp_path: Path, fake: FakeSlac
 
         ids = {incident_id(a) for a in alerts}
         await wait_for(lambda: shown() >= {incident_id(a) for a in alerts[:2]}, 10)
+
         # the workers recorded them in the outbox and moved on: no entry waits for Slack
-        errors = h.service.metrics.slack_errors.labels("chat.postMessage")
-        await wait_for(lambda: errors._value.get() >= 2, 10)  # the chart's HonuaBotSlackFailing
+        def slack_errors() -> float:  # the chart's HonuaBotSlackFailing alerts on these
+            samples = h.service.metrics.slack_errors.collect()[0].samples
+            return sum(s.value for s in samples if s.name.endswith("_total"))
+
+        await wait_for(lambda: slack_errors() >= 2, 10)
         assert h.service.metrics.worker_errors.labels("pipeline")._value.get() == 0
 
         # then no Slack at all: connection refused

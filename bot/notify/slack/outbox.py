@@ -117,6 +117,9 @@ class Outbox:
     async def attempt(self, key: str) -> None:
         await self.store.set_value(f"slack:try:{key}", f"{time.time():.6f}", self.ttl)
 
+    async def clear_attempt(self, key: str) -> None:
+        await self.store.delete_value(f"slack:try:{key}")
+
     async def sent_hash(self, key: str) -> str | None:
         return await self.store.get_value(f"slack:sent#:{key}")
 

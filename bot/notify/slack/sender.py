@@ -265,6 +265,11 @@ class ChannelSender:
         await self._pace()
         try:
             ref = await self.calls.post(key, channel, text, blocks or None, thread_ts)
+        except (SlackRejected, SlackUnavailable) as exc:
+            if isinstance(exc, SlackRejected) or exc.retry_after:
+                # Slack answered no (or 429): nothing was posted, nothing to look for
+                await self.outbox.clear_attempt(key)
+            raise
         finally:
             self._last_call = time.monotonic()
         await self.outbox.save_posted(key, ref)

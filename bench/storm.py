@@ -11,7 +11,8 @@ to the replicas in turn by 32 concurrent senders, falling over to the other
 replica when one does not answer (as Alertmanager behind a Service would).
 
 Printed per run: intake rate; time from the first and from the last notification
-until every incident is shown in Slack (its own message or a line in the storm summary's
+until every incident is shown in Slack (negative after the last: every incident
+was shown before the last notification was sent) (its own message or a line in the storm summary's
 thread) and until everything is drained (queue, pending entries and the Slack
 outbox empty); duplicate posts (an incident's message, a storm line, a summary or
 a digest posted more than once); dead letters; peak RSS per replica; the most
@@ -267,6 +268,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     "duplicates": sum(n - 1 for n in keys.values() if n > 1)
                     + sum(n - 1 for n in lines.values() if n > 1)
                     + len(set(own) & set(lines)),
+                    "duplicated": (
+                        [k for k, n in keys.items() if n > 1]
+                        + [f"line:{i}" for i, n in lines.items() if n > 1]
+                        + [f"own+line:{i}" for i in set(own) & set(lines)]
+                    )[:5],
                     "dead_letters": await r.xlen("honua-bot:alerts:dead"),
                     "max_calls_per_s": max_per_second(writes),
                     "rate_limited": fake.rate_limited,
@@ -338,7 +344,8 @@ def main() -> int:
             return None
         return statistics.median(values)
 
-    summary = {k: med(k) for k in results[0] if k not in ("peak_rss_mb", "killed")}
+    skip = ("peak_rss_mb", "killed", "duplicated")
+    summary = {k: med(k) for k in results[0] if k not in skip}
     summary["peak_rss_mb"] = {
         name: statistics.median(r["peak_rss_mb"][name] for r in results)
         for name in results[0]["peak_rss_mb"]

@@ -108,12 +108,21 @@ class SlackState:
         return MemberRef(**json.loads(raw)) if raw else None
 
     async def add_member(self, channel: str, storm: str, member: StormMember) -> MemberRef:
+        """List the incident in the storm, once: its place is claimed (``slack:member``,
+        set only if absent) before its line is written, so a worker killed half-way
+        and the one that redoes the alert never list it twice (a number taken and not
+        used is a hole, skipped)."""
         seq = await self.store.incr(f"slack:storm-seq:{storm}", self.ttl)
-        await self.save_member(storm, seq, member)
         ref = MemberRef(channel, storm, seq)
-        await self.store.set_value(
-            f"slack:member:{member.incident}", json.dumps(asdict(ref)), self.ttl
+        claimed = await self.store.set_value(
+            f"slack:member:{member.incident}",
+            json.dumps(asdict(ref)),
+            self.ttl,
+            only_if_absent=True,
         )
+        if not claimed:
+            ref = await self.member_of(member.incident) or ref
+        await self.save_member(ref.storm, ref.seq, member)
         await self.store.set_value(f"slack:storm-last:{channel}", storm, self.ttl)
         await self.mark_dirty(storm)
         return ref

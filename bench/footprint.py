@@ -1,11 +1,11 @@
 """Footprint benchmark: idle RSS of `honua-bot serve` per configuration, and how
 long the CLI commands that need no server take to start and finish.
 
-    python bench/footprint.py [--rounds 3] [--redis-url URL] [--idle 5]
+    python bench/footprint.py [--rounds 3] [--idle 5]
 
 Configurations:
 - zero-config: no settings at all (memory store, console notifier, bundled rules);
-- all-targets: Redis store, Slack (the fake Slack Web API in a side process),
+- all-targets: Redis store (a private redis-server, fresh each round), Slack (the fake Slack Web API in a side process),
   Prometheus, the process API, Alertmanager, a target Redis, PostgreSQL and a
   kubeconfig all set; then one alert per bundled rule is fired so every rule's
   probes run once (which imports each target's client library: they are
@@ -32,10 +32,13 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from tests.helpers import RedisServer  # noqa: E402
+
 ZERO_TARGET_MB = 80.0
 ALL_TARGET_MB = 150.0
 CLI_TARGET_S = 1.0
-DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
 
 KUBECONFIG = """apiVersion: v1
 kind: Config
@@ -143,7 +146,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--idle", type=float, default=5.0, help="seconds idle before reading RSS")
-    parser.add_argument("--redis-url", default=DEFAULT_REDIS)
     args = parser.parse_args()
 
     slack_port = free_port()
@@ -158,7 +160,6 @@ def main() -> int:
         kubeconfig.write_text(KUBECONFIG % free_port())
         dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: probes fail fast
         all_targets = {
-            "HONUA_BOT_REDIS_URL": args.redis_url,
             "HONUA_BOT_SLACK_BOT_TOKEN": "xoxb-fake-token",
             "HONUA_BOT_SLACK_CHANNEL": "#footprint",
             "HONUA_BOT_SLACK_SIGNING_SECRET": "footprint-signing-secret",
@@ -175,7 +176,14 @@ def main() -> int:
         rss: dict[str, list[tuple[float, float]]] = {name: [] for name in configs}
         for _ in range(args.rounds):
             for name, (env, exercise) in configs.items():
-                rss[name].append(serve_rss(env, args.idle, exercise))
+                # a fresh Redis each time: incidents diagnosed in an earlier round
+                # would not run their probes again
+                redis_server = RedisServer().start()
+                try:
+                    env = {**env, "HONUA_BOT_REDIS_URL": redis_server.url} if env else env
+                    rss[name].append(serve_rss(env, args.idle, exercise))
+                finally:
+                    redis_server.stop()
         rule = str(REPO / "rules")
         case = str(REPO / "tests" / "fixtures" / "runbook1" / "alert.json")
         commands = {

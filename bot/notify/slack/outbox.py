@@ -20,13 +20,13 @@ from typing import Any
 from bot.notify.slack.state import MessageRef
 from bot.store import Store
 
-# key: slack:ob:{channel}:head — the channel's last entry number
-# key: slack:ob:{channel}:done — the sender's cursor (last entry handled)
-# key: slack:ob:{channel}:{n} — entry n (JSON)
-# key: slack:want:{incident} — the incident's message as it should look (JSON)
-# key: slack:posted:{key} — the message posted for an outbox key (MessageRef JSON)
-# key: slack:try:{key} — when a post of that key was last attempted (unix seconds)
-# key: slack:sent#:{key} — hash of the content Slack last accepted for that key
+HEAD_KEY = "slack:ob:{channel}:head"  # key: the channel's last entry number
+DONE_KEY = "slack:ob:{channel}:done"  # key: the sender's cursor (last entry handled)
+ENTRY_KEY = "slack:ob:{channel}:{number}"  # key: entry n (JSON)
+WANT_KEY = "slack:want:{incident}"  # key: the incident's message as it should look (JSON)
+POSTED_KEY = "slack:posted:{key}"  # key: the message posted for an outbox key (MessageRef)
+TRY_KEY = "slack:try:{key}"  # key: when a post of that key was last attempted (unix s)
+SENT_KEY = "slack:sent#:{key}"  # key: hash of the content Slack last accepted for that key
 ENTRY_TTL = 7 * 86400.0  # an entry outlives any plausible Slack outage
 
 
@@ -77,51 +77,53 @@ class Outbox:
 
     # the workers' side -------------------------------------------------------------
     async def add(self, channel: str, entry: Entry) -> int:
-        number = await self.store.incr(f"slack:ob:{channel}:head")
-        await self.store.set_value(f"slack:ob:{channel}:{number}", entry.dumps(), ENTRY_TTL)
+        number = await self.store.incr(HEAD_KEY.format(channel=channel))
+        await self.store.set_value(
+            ENTRY_KEY.format(channel=channel, number=number), entry.dumps(), ENTRY_TTL
+        )
         return number
 
     async def want(self, incident: str, wanted: Wanted) -> None:
-        await self.store.set_value(f"slack:want:{incident}", wanted.dumps(), self.ttl)
+        await self.store.set_value(WANT_KEY.format(incident=incident), wanted.dumps(), self.ttl)
 
     async def wanted(self, incident: str) -> Wanted | None:
-        raw = await self.store.get_value(f"slack:want:{incident}")
+        raw = await self.store.get_value(WANT_KEY.format(incident=incident))
         return Wanted.loads(raw) if raw else None
 
     # the sender's side ----------------------------------------------------------------
     async def head(self, channel: str) -> int:
-        return int(await self.store.get_value(f"slack:ob:{channel}:head") or 0)
+        return int(await self.store.get_value(HEAD_KEY.format(channel=channel)) or 0)
 
     async def done(self, channel: str) -> int:
-        return int(await self.store.get_value(f"slack:ob:{channel}:done") or 0)
+        return int(await self.store.get_value(DONE_KEY.format(channel=channel)) or 0)
 
     async def entry(self, channel: str, number: int) -> Entry | None:
-        raw = await self.store.get_value(f"slack:ob:{channel}:{number}")
+        raw = await self.store.get_value(ENTRY_KEY.format(channel=channel, number=number))
         return Entry.loads(raw) if raw else None
 
     async def advance(self, channel: str, number: int) -> None:
-        await self.store.set_value(f"slack:ob:{channel}:done", str(number))
-        await self.store.delete_value(f"slack:ob:{channel}:{number}")
+        await self.store.set_value(DONE_KEY.format(channel=channel), str(number))
+        await self.store.delete_value(ENTRY_KEY.format(channel=channel, number=number))
 
     async def posted(self, key: str) -> MessageRef | None:
-        raw = await self.store.get_value(f"slack:posted:{key}")
+        raw = await self.store.get_value(POSTED_KEY.format(key=key))
         return MessageRef.loads(raw) if raw else None
 
     async def save_posted(self, key: str, ref: MessageRef) -> None:
-        await self.store.set_value(f"slack:posted:{key}", ref.dumps(), self.ttl)
+        await self.store.set_value(POSTED_KEY.format(key=key), ref.dumps(), self.ttl)
 
     async def attempted(self, key: str) -> float | None:
-        raw = await self.store.get_value(f"slack:try:{key}")
+        raw = await self.store.get_value(TRY_KEY.format(key=key))
         return float(raw) if raw else None
 
     async def attempt(self, key: str) -> None:
-        await self.store.set_value(f"slack:try:{key}", f"{time.time():.6f}", self.ttl)
+        await self.store.set_value(TRY_KEY.format(key=key), f"{time.time():.6f}", self.ttl)
 
     async def clear_attempt(self, key: str) -> None:
-        await self.store.delete_value(f"slack:try:{key}")
+        await self.store.delete_value(TRY_KEY.format(key=key))
 
     async def sent_hash(self, key: str) -> str | None:
-        return await self.store.get_value(f"slack:sent#:{key}")
+        return await self.store.get_value(SENT_KEY.format(key=key))
 
     async def save_sent_hash(self, key: str, digest: str) -> None:
-        await self.store.set_value(f"slack:sent#:{key}", digest, self.ttl)
+        await self.store.set_value(SENT_KEY.format(key=key), digest, self.ttl)

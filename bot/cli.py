@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the fixture manifests (cases.yaml) instead of one alert; exit 1 on any failure",
     )
     test.set_defaults(func=cmd_rules_test)
+    from bot.cli_tuning import add_commands as add_tuning_commands
+
+    add_tuning_commands(sub, rules, _settings)  # rules replay, stats, timeline
 
     lst = sub.add_parser("list", help="list registered probes or actions and their params")
     lst.add_argument("kind", choices=["probes", "actions"])

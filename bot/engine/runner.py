@@ -89,7 +89,10 @@ class ActionEngine:
             action=action.name,
             type=action.type,
             actor=who,
+            channel=actor.channel,
         )
+        if not dry_run:  # every click, CLI request and automatic start: `stats` counts them
+            await self.audit.record(base)
         try:
             return await self._run(incident, action, actor, who, nonce, dry_run, base)
         except Exception as exc:  # an engine bug must answer, be audited and not crash

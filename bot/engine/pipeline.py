@@ -133,7 +133,11 @@ class Pipeline:
             incident.notified.append(Event.DIAGNOSED.value)
             await self._save(incident)
         d = incident.diagnosis
-        if AUTO_STARTED not in incident.notified and d and any(a.mode == "auto" for a in d.actions):
+        if (
+            AUTO_STARTED not in incident.notified
+            and d
+            and any(a.mode in ("auto", "shadow") for a in d.actions)
+        ):
             incident.notified.append(AUTO_STARTED)  # once per incident, even if redelivered
             await self._save(incident)
             return incident

@@ -21,7 +21,7 @@ MAX_FACTS = 6
 @dataclass(frozen=True)
 class Step:
     at: datetime
-    kind: str  # alert | diagnosis | thread | click | gate | approval | plan | execution |
+    kind: str  # alert | diagnosis | thread | click | auto | gate | approval | plan | execution |
     #            verification | undo | shadow | acknowledged | resolved
     text: str
     actor: str = ""
@@ -33,7 +33,11 @@ def _fact(f: Finding) -> str:
         return f"{f.probe}: failed ({f.error})"
     data = f.data
     if isinstance(data, dict):
-        shown = {k: v for k, v in data.items() if not isinstance(v, list | dict)}
+        shown = {
+            k: round(v, 3) if isinstance(v, float) else v
+            for k, v in data.items()
+            if not isinstance(v, list | dict)
+        }
         text = ", ".join(f"{k}={v}" for k, v in list(shown.items())[:5]) or "ok"
     elif isinstance(data, list):
         text = f"{len(data)} item(s)"
@@ -67,6 +71,8 @@ def _audit_step(e: AuditEntry, order: int) -> Step | None:
     if e.event not in texts:
         return None  # diagnosed / resolved come from the incident record itself
     kind, text = texts[e.event]
+    if e.event == "requested" and e.actor == "auto":
+        kind, text = "auto", f"`{e.action}` started automatically (its mode, after the diagnosis)"
     if e.duration_ms is not None and e.event in ("succeeded", "failed", "verified"):
         text += f" ({e.duration_ms / 1000:.1f} s)"
     return Step(e.at, kind, text, e.actor, order)

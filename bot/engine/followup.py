@@ -54,6 +54,8 @@ async def verify_run(
     failures = await engine.safety.record_verification(action.type, plan.target, result.ok)
     event = "verified" if result.ok else "verification_failed"
     message = result.message
+    if not result.ok and failures == engine.config.gates.breaker_failures:
+        engine.pipeline.metrics.breaker_opened.labels(action.type).inc()
     if not result.ok and failures >= engine.config.gates.breaker_failures:
         message += (
             f" — circuit breaker open for {action.type} on {plan.target} "

@@ -155,19 +155,19 @@ def cmd_timeline(args: argparse.Namespace, load: SettingsLoader) -> int:
     return 0
 
 
-def add_commands(sub: Any, rules: Any, load: SettingsLoader) -> None:
-    """Register ``rules replay`` (on the ``rules`` sub-command), ``stats`` and ``timeline``."""
+def _bind(func: Callable[[argparse.Namespace, SettingsLoader], int], load: SettingsLoader) -> Any:
+    return lambda args: func(args, load)
 
-    def bind(func: Callable[[argparse.Namespace, SettingsLoader], int]) -> Any:
-        return lambda args: func(args, load)
 
+def add_replay(rules: Any, load: SettingsLoader) -> None:
+    """Register ``rules replay`` on the ``rules`` sub-command."""
     rp = rules.add_parser(
         "replay",
         help="re-classify recorded incidents under candidate rules and show what changes",
     )
     rp.add_argument("--rules", type=Path, required=True, metavar="CANDIDATE", help="rules to try")
     rp.add_argument(
-        "--live-rules", type=Path, help="rules to compare with (default: HONUA_BOT_RULES_DIR)"
+        "--live-rules", type=Path, help="rules to compare with (default: HONUA_BOT_RULES)"
     )
     rp.add_argument("--since", default="7d", help="incidents that fired this recently (7d)")
     rp.add_argument("--incident", help="only this incident")
@@ -176,15 +176,18 @@ def add_commands(sub: Any, rules: Any, load: SettingsLoader) -> None:
     rp.add_argument(
         "--fail-on-change", action="store_true", help="exit 1 if any incident changes (CI)"
     )
-    rp.set_defaults(func=bind(cmd_replay))
+    rp.set_defaults(func=_bind(cmd_replay, load))
 
+
+def add_commands(sub: Any, load: SettingsLoader) -> None:
+    """Register ``stats`` and ``timeline``."""
     st = sub.add_parser("stats", help="per rule and action: proposed, pressed, refused, verified…")
     st.add_argument("--since", default="30d", help="how far back in the audit (30d)")
     st.add_argument("--rule", help="only this rule")
     st.add_argument("--json", action="store_true")
-    st.set_defaults(func=bind(cmd_stats))
+    st.set_defaults(func=_bind(cmd_stats, load))
 
     tl = sub.add_parser("timeline", help="an incident's history as Markdown, for a postmortem")
     tl.add_argument("incident", help="incident id (inc-…)")
     tl.add_argument("--json", action="store_true")
-    tl.set_defaults(func=bind(cmd_timeline))
+    tl.set_defaults(func=_bind(cmd_timeline, load))

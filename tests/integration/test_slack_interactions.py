@@ -262,6 +262,9 @@ async def test_an_action_whose_target_is_not_configured_is_refused_and_not_run(
             ("requested", "", "slack:U0ALICE"),
             ("refused", "target", "slack:U0ALICE"),
         ]
+        assert (
+            audit[1].channel and audit[1].channel == message.channel
+        )  # the timeline says where the click came from
 
 
 class SlowRunner:

@@ -284,3 +284,52 @@ async def test_storm_summary_is_at_most_the_update_interval_behind(
             await wait_for(lambda e=expected: e in header(first), 10)  # type: ignore[misc]
             lag = loop.time() - recorded
             assert lag <= update + 1.0, (batch, lag)
+
+
+async def test_slack_keeps_posting_while_the_bots_redis_is_down_and_after_it_returns(
+    tmp_path: Path, fake: FakeSlack, private_redis: RedisServer
+) -> None:
+    """Degraded mode: with its Redis unreachable the bot runs on memory; what it
+    records for Slack then goes to the replica's own outbox, so it is posted at
+    once and not lost when Redis comes back (empty, as after a crash)."""
+    from tests.integration.slack_support import fire, posted_for, slack_alert, slack_bot
+
+    async with slack_bot(
+        tmp_path,
+        fake,
+        redis_url=private_redis.url,
+        redis_check_interval=0.2,
+        slack_post_interval=0.2,
+    ) as h:
+        before = slack_alert(1)
+        await fire(h, before)
+        await posted_for(fake, Alert.model_validate(before).incident_id)
+
+        private_redis.stop()
+        during = slack_alert(2)
+        await fire(h, during)
+        await posted_for(fake, Alert.model_validate(during).incident_id, timeout=15)
+
+        private_redis.start()  # same port, empty
+        store = h.service.store
+
+        async def recovered() -> bool:
+            return not getattr(store, "degraded", False)
+
+        await wait_for(recovered, timeout=10)
+        after = slack_alert(3)
+        await fire(h, after)
+        await posted_for(fake, Alert.model_validate(after).incident_id, timeout=15)
+        await fire(h, slack_alert(2, status="resolved"))  # recorded in memory, resolved now
+
+        def resolved() -> bool:
+            return any(
+                key_of(m) == f"inc:{Alert.model_validate(during).incident_id}"
+                and "Resolved" in m.text
+                for m in fake.messages
+            )
+
+        await wait_for(resolved, timeout=15)
+        own, lines = shown(fake)
+        assert set(own.values()) == {1} and len(own) == 3  # each posted once
+        assert not lines

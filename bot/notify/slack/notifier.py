@@ -34,10 +34,10 @@ from bot.notify.slack.render import (
     render_activity,
     render_incident,
 )
-from bot.notify.slack.sender import ChannelSender
+from bot.notify.slack.sender import ChannelSender, Pacer
 from bot.notify.slack.state import MessageRef, SlackState
 from bot.notify.slack.storms import StormBook
-from bot.store import Store
+from bot.store import MemoryStore, Store
 
 log = get_logger("slack")
 
@@ -56,8 +56,30 @@ class SlackNotifier:
         self.storms = StormBook(store, self.state, config)
         owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         calls = self.calls = SlackCalls(client, config.retry_seconds)
+        pacers = {channel: Pacer() for channel in config.channels}
         self.senders = {
-            channel: ChannelSender(channel, store, self.outbox, self.state, calls, config, owner)
+            channel: ChannelSender(
+                channel, store, self.outbox, self.state, calls, config, owner, pacers[channel]
+            )
+            for channel in config.channels
+        }
+        # While the store is degraded (its Redis unreachable) the shared outbox's
+        # numbering is not shared any more: entries go to this process's own outbox
+        # and sender instead, so nothing recorded then is lost when Redis returns.
+        local = MemoryStore()
+        self.local_outbox = Outbox(local, config.ttl)
+        self.local_senders = {
+            channel: ChannelSender(
+                channel,
+                local,
+                self.local_outbox,
+                self.state,
+                calls,
+                config,
+                owner,
+                pacers[channel],
+                flushes_storms=False,  # storms are the shared sender's, degraded or not
+            )
             for channel in config.channels
         }
         self._tasks: list[asyncio.Task[None]] = []
@@ -74,10 +96,11 @@ class SlackNotifier:
     # lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
         if not self._tasks:
-            self._tasks = [asyncio.create_task(s.run()) for s in self.senders.values()]
+            senders = [*self.senders.values(), *self.local_senders.values()]
+            self._tasks = [asyncio.create_task(s.run()) for s in senders]
 
     async def aclose(self) -> None:
-        for sender in self.senders.values():
+        for sender in [*self.senders.values(), *self.local_senders.values()]:
             sender.closing = True
             sender.wake.set()
         for task in self._tasks:
@@ -90,7 +113,9 @@ class SlackNotifier:
     async def notify(self, incident: Incident, event: Event) -> None:
         """Record what Slack must show; the channel's sender shows it."""
         channel = self.config.channel_for(incident)
-        wanted = await self.outbox.wanted(incident.id)
+        wanted = await self.outbox.wanted(incident.id) or await self.local_outbox.wanted(
+            incident.id
+        )
         if wanted is not None or await self.state.message(incident.id) is not None:
             await self._show(wanted.channel if wanted else channel, incident, event, wanted)
             if event is not Event.RESOLVED:
@@ -140,10 +165,14 @@ class SlackNotifier:
 
     async def drained(self) -> bool:
         """True when every channel's outbox has been handled (tests, benchmarks)."""
-        for channel in self.senders:
-            if await self.outbox.done(channel) < await self.outbox.head(channel):
-                return False
+        for outbox in (self.outbox, self.local_outbox):
+            for channel in self.senders:
+                if await outbox.done(channel) < await outbox.head(channel):
+                    return False
         return True
+
+    def _current(self) -> Outbox:
+        return self.local_outbox if getattr(self.store, "degraded", False) else self.outbox
 
     # recording -------------------------------------------------------------------------
     async def _show(
@@ -158,8 +187,9 @@ class SlackNotifier:
         wanted = Wanted(
             channel, message.text, message.blocks, previous.storm if previous else storm
         )
-        await self.outbox.want(incident.id, wanted)
-        await self.outbox.add(channel, Entry("show", incident.id))
+        outbox = self._current()
+        await outbox.want(incident.id, wanted)
+        await outbox.add(channel, Entry("show", incident.id))
         self._wake(channel)
 
     async def _queue_activity(self, channel: str, incident: Incident) -> None:
@@ -171,11 +201,12 @@ class SlackNotifier:
             # queued before it is claimed: a worker dying in between queues it twice,
             # and the sender posts a key once
             entry = Entry("reply", incident.id, f"act:{incident.id}:{i}", render_activity(item))
-            await self.outbox.add(channel, entry)
+            await self._current().add(channel, entry)
             await self.store.set_value(claim, "1", self.config.ttl)
         self._wake(channel)
 
     def _wake(self, channel: str) -> None:
-        sender = self.senders.get(channel)
-        if sender is not None:
-            sender.wake.set()
+        for senders in (self.senders, self.local_senders):
+            sender = senders.get(channel)
+            if sender is not None:
+                sender.wake.set()

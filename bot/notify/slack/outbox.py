@@ -13,6 +13,7 @@ survives a restart) and in memory (zero config) alike.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from bot.store import Store
 HEAD_KEY = "slack:ob:{channel}:head"  # key: the channel's last entry number
 DONE_KEY = "slack:ob:{channel}:done"  # key: the sender's cursor (last entry handled)
 ENTRY_KEY = "slack:ob:{channel}:{number}"  # key: entry n (JSON)
+EPOCH_KEY = "slack:ob:{channel}:epoch"  # key: set by the sender; gone = the store was emptied
 WANT_KEY = "slack:want:{incident}"  # key: the incident's message as it should look (JSON)
 POSTED_KEY = "slack:posted:{key}"  # key: the message posted for an outbox key (MessageRef)
 TRY_KEY = "slack:try:{key}"  # key: when a post of that key was last attempted (unix s)
@@ -100,6 +102,14 @@ class Outbox:
     async def entry(self, channel: str, number: int) -> Entry | None:
         raw = await self.store.get_value(ENTRY_KEY.format(channel=channel, number=number))
         return Entry.loads(raw) if raw else None
+
+    async def epoch(self, channel: str) -> str | None:
+        return await self.store.get_value(EPOCH_KEY.format(channel=channel))
+
+    async def new_epoch(self, channel: str) -> str:
+        value = secrets.token_hex(8)
+        await self.store.set_value(EPOCH_KEY.format(channel=channel), value)
+        return value
 
     async def advance(self, channel: str, number: int) -> None:
         await self.store.set_value(DONE_KEY.format(channel=channel), str(number))

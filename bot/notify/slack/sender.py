@@ -44,6 +44,14 @@ MAX_BACKOFF = 30.0
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 
 
+class Pacer:
+    """When the channel's last Slack call ended; shared by the senders of one channel
+    in a process (the shared outbox's and the one used while the store is degraded)."""
+
+    def __init__(self) -> None:
+        self.last_call = 0.0
+
+
 class ChannelSender:
     def __init__(
         self,
@@ -54,6 +62,8 @@ class ChannelSender:
         calls: SlackCalls,
         config: SlackConfig,
         owner: str,
+        pacer: Pacer | None = None,
+        flushes_storms: bool = True,
     ) -> None:
         self.channel = channel
         self.store = store
@@ -66,7 +76,10 @@ class ChannelSender:
         self.leading = False
         self.closing = False  # checked as well as cancelled: a swallowed cancel must not hang
         self._lost = False
-        self._last_call = 0.0
+        self.pacer = pacer or Pacer()
+        self.flushes_storms = flushes_storms
+        self._degraded = False
+        self._epoch: str | None = None
         self._next_flush = 0.0
         self._backoff = 0.0
         self._backoff_step = 0.0
@@ -95,7 +108,8 @@ class ChannelSender:
     async def _lead(self) -> None:
         log.info("slack sender leading", channel=self.channel, owner=self.owner)
         self.leading, self._lost = True, False
-        self._last_call = time.monotonic()  # the previous leader may just have called
+        # the previous leader may just have called
+        self.pacer.last_call = max(self.pacer.last_call, time.monotonic())
         renewer = asyncio.create_task(self._renew())
         try:
             self._done = await self.outbox.done(self.channel)
@@ -143,8 +157,18 @@ class ChannelSender:
             await asyncio.sleep(min(self._backoff - time.monotonic(), 1.0))
             return True
         try:
-            if await self._flush_storm_if_due():
+            if self.flushes_storms and await self._flush_storm_if_due():
                 return True
+            degraded = bool(getattr(self.store, "degraded", False))
+            if degraded != self._degraded:
+                # the store fell back to memory, or came back: the cursor read now is
+                # the one that counts (work recorded meanwhile went to the local outbox)
+                self._degraded = degraded
+                self._done = await self.outbox.done(self.channel)
+                self._head = await self.outbox.head(self.channel)
+            if degraded:
+                return False  # the shared entries are out of reach until Redis returns
+            await self._check_epoch()
             return await self._next_entry()
         except SlackUnavailable as exc:
             self._back_off(exc)
@@ -178,6 +202,25 @@ class ChannelSender:
         await self.state.flushed(storm, generation)
         self._succeeded()
         return True
+
+    async def _check_epoch(self) -> None:
+        """The store came back empty (a Redis restarted without persistence): its
+        numbering starts again at 1, so the cursor does too."""
+        epoch = await self.outbox.epoch(self.channel)
+        if epoch is not None and epoch == self._epoch:
+            return
+        if epoch is None:
+            if self._epoch is not None:
+                log.warning(
+                    "slack outbox emptied under the sender; starting over", channel=self.channel
+                )
+                self._done = 0
+                await self.outbox.advance(self.channel, 0)
+            self._epoch = await self.outbox.new_epoch(self.channel)
+        else:  # a predecessor's: its cursor is the store's
+            self._epoch = epoch
+            self._done = await self.outbox.done(self.channel)
+        self._head = await self.outbox.head(self.channel)
 
     async def _next_entry(self) -> bool:
         if self._done >= self._head:
@@ -271,7 +314,7 @@ class ChannelSender:
                 await self.outbox.clear_attempt(key)
             raise
         finally:
-            self._last_call = time.monotonic()
+            self.pacer.last_call = time.monotonic()
         await self.outbox.save_posted(key, ref)
         await self.outbox.save_sent_hash(key, content_hash(text, blocks or None))
         if ref.channel != channel:
@@ -288,7 +331,7 @@ class ChannelSender:
         try:
             await self.calls.update(ref.channel, ref.ts, text, blocks or None)
         finally:
-            self._last_call = time.monotonic()
+            self.pacer.last_call = time.monotonic()
         await self.outbox.save_sent_hash(key, digest)
 
     async def _find(
@@ -319,6 +362,6 @@ class ChannelSender:
     async def _pace(self) -> None:
         """At most one Slack call per ``post_interval`` on this channel, counted from
         the end of the previous call, so Slack sees them at least that far apart."""
-        wait = self._last_call + self.config.post_interval - time.monotonic()
+        wait = self.pacer.last_call + self.config.post_interval - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)

@@ -5,10 +5,13 @@ from bot.models.incident import (
     ActionRun,
     Activity,
     Diagnosis,
+    Fact,
     Finding,
     Incident,
     IncidentStatus,
     ProposedAction,
+    ScenarioCheck,
+    Unchecked,
 )
 
 __all__ = [
@@ -16,9 +19,12 @@ __all__ = [
     "Activity",
     "Alert",
     "Diagnosis",
+    "Fact",
     "Finding",
     "Incident",
     "IncidentStatus",
     "ProposedAction",
+    "ScenarioCheck",
+    "Unchecked",
     "WebhookMessage",
 ]

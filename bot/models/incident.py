@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from bot.models.alertmanager import Alert
+
+# NotConfigured's wording (bot/adapters/errors.py): "<target> is not configured (set <SETTING>)"
+_NOT_CONFIGURED = re.compile(r"^(?P<what>.+?) is not configured \(set (?P<setting>.+)\)$")
 
 
 def utcnow() -> datetime:
@@ -50,6 +54,39 @@ class ProposedAction(BaseModel):
     confirm: bool = False
     description: str = ""
     destructive: bool = False
+    label: str = ""  # the button's text (the rule's, else from the description)
+    approvals: int = 1  # people who must press it before it runs
+
+
+class Fact(BaseModel):
+    """One finding as people read it: ``Failure rate`` · ``14.0 %`` · ``alert at 10 %``."""
+
+    probe: str
+    label: str
+    text: str
+    threshold: str = ""
+
+
+class ScenarioCheck(BaseModel):
+    """Why a scenario was (not) chosen: each clause of its condition with the values
+    it read, e.g. ``llm_rate_limit.value > 0.0`` with ``llm_rate_limit.value = 0.097``."""
+
+    scenario: str
+    held: bool
+    clauses: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        if self.held:
+            return f"{' and '.join(self.clauses) or 'its condition held'} → {self.scenario}"
+        return f"{self.scenario}: {'; '.join(self.clauses) or 'its condition did not hold'}"
+
+
+class Unchecked(BaseModel):
+    """A probe that could not run here and the setting that would enable it."""
+
+    probe: str
+    what: str  # "kubernetes"
+    setting: str  # "HONUA_BOT_KUBECONFIG or HONUA_BOT_KUBERNETES_HOST"
 
 
 class Diagnosis(BaseModel):
@@ -60,11 +97,35 @@ class Diagnosis(BaseModel):
     actions: list[ProposedAction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)  # manual checklist, values filled in
+    facts: list[Fact] = Field(default_factory=list)  # the rule's display of the findings
+    why: list[ScenarioCheck] = Field(default_factory=list)  # earlier scenarios, then the chosen
+    priority: str = ""  # the rule's P-level
+    runbook: str = ""
+    runbook_url: str = ""
+    checklist: list[str] = Field(default_factory=list)  # runbook diagnosis steps (unclassified)
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property
     def failed_probes(self) -> list[Finding]:
         return [f for f in self.findings.values() if not f.ok]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unchecked(self) -> list[Unchecked]:
+        """Probes not run because their target is not set up here, with the setting
+        that would enable them (never also listed as failed)."""
+        out = []
+        for f in self.findings.values():
+            if f.ok or f.configured:
+                continue
+            m = _NOT_CONFIGURED.match(f.error or "")
+            what, setting = (m["what"], m["setting"]) if m else (f.type.split(".")[0], "")
+            out.append(Unchecked(probe=f.probe, what=what, setting=setting))
+        return out
+
+    @property
+    def chosen(self) -> ScenarioCheck | None:
+        return next((c for c in self.why if c.held), None)
 
 
 class ActionRun(BaseModel):

@@ -62,6 +62,7 @@ class SlackIntegration:
             post_interval=settings.slack_post_interval,
             retry_seconds=settings.slack_retry_seconds,
             ttl=settings.open_incident_ttl_seconds,
+            runbook_base_url=settings.runbook_base_url,
         )
         self.notifier = SlackNotifier(self.client, store, self.config)
         self.app: SlackApp | None = None

@@ -79,6 +79,7 @@ class SlackConfig:
     post_interval: float = 1.0  # chat.postMessage per channel, at most one per this many seconds
     retry_seconds: float = 10.0  # how long one call is retried before the error is raised
     ttl: float = 30 * 86400  # how long message refs and button refs are kept
+    runbook_base_url: str = ""  # the runbooks document; its section anchors are linked
 
     def channel_for(self, incident: Incident) -> str:
         if incident.rule and incident.rule in self.by_rule:
@@ -180,7 +181,20 @@ class SlackNotifier:
         """The incident's message with live button references (also for ephemeral views)."""
         lc = lifecycle(incident, event)
         refs = await self.state.button_refs(incident.id, button_specs(incident, lc))
-        return render_incident(incident, lc, refs)
+        return render_incident(incident, lc, refs, runbook_base=self.config.runbook_base_url)
+
+    # thread replies other modules post (details, graphs, verification progress) ----------
+    async def reply_in_thread(
+        self, incident_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> MessageRef | None:
+        """A reply in the incident's thread; None when it has no message of its own."""
+        ref = await self.state.message(incident_id)
+        if ref is None:
+            return None
+        return await self._post(ref.channel, ref.channel, text, blocks, ref.thread)
+
+    async def edit_reply(self, reply: MessageRef, message: Message) -> None:
+        await self._update_raw(reply.channel, reply.ts, message)
 
     async def message_link(self, incident_id: str) -> str | None:
         ref = await self.state.message(incident_id)

@@ -95,7 +95,7 @@ async def test_runbook3_redis_crashloop_restart_replaces_the_pod_and_redis_answe
         old_uid = pod_uid(stack.kube)
         await asyncio.to_thread(crash_redis, stack.kube, stack.redis)
         message = await stack.message("RedisConnectionFailure")
-        assert "[critical] RedisConnectionFailure" in header(message)
+        assert "P1 RedisConnectionFailure" in header(message)
         assert scenario_of(message) == "crashloop"
         summary = summary_of(message)
         assert "redis-0 is in CrashLoopBackOff (4 restarts)" in summary

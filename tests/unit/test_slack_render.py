@@ -94,7 +94,7 @@ def _incident(**changes: Any) -> Incident:
                 Fact(
                     probe="failures",
                     label="Top error (last hour)",
-                    text='"Redis connection failed" × 37 of 42 failed',
+                    text='"Redis connection failed" \u00d7 37 of 42 failed',
                 ),
             ],
             why=[
@@ -181,7 +181,7 @@ def test_awaiting_decision_has_facts_findings_failures_links_and_buttons() -> No
     # facts as the rule displays them: label, value with units, threshold
     assert _fields(message) == {
         "*Failure rate*": "23.5 %  _(alert at 10 %)_",
-        "*Top error (last hour)*": '"Redis connection failed" × 37 of 42 failed',
+        "*Top error (last hour)*": '"Redis connection failed" \u00d7 37 of 42 failed',
     }
     why = _block(message, "honua-why")["text"]["text"]
     assert why.startswith(":mag_right: *Why* failures.top.message.contains(")

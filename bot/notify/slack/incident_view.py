@@ -46,6 +46,18 @@ UNCLASSIFIED = "unclassified"
 _REFUSED = re.compile(r"^connection refused: (?P<where>.+)$")
 
 
+# a direct check of the target (redis, postgres, the process API) says more than the
+# cluster's view of it, which says more than a metric; a refusal more than a denial
+_TYPE_RANK = {"kubernetes": 1, "prometheus": 2}
+
+
+def _error_rank(f: Finding) -> int:
+    error = f.error or ""
+    if _REFUSED.match(error):
+        return 0
+    return 2 if error.startswith("forbidden") else 1
+
+
 def runbook_link(d: Diagnosis, base_url: str = "") -> str:
     """The runbook's title, linked to its section when a URL is known: the rule's
     ``display.runbook_url``, else ``base_url`` + the title's GitHub-style anchor."""
@@ -70,7 +82,7 @@ def strongest_evidence(d: Diagnosis) -> str:
     """What an unclassified incident leads with: a target that refused or failed
     first (that is most often the cause), else the first fact."""
     failed = [f for f in d.failed_probes if f.configured]
-    failed.sort(key=lambda f: 0 if _REFUSED.match(f.error or "") else 1)
+    failed.sort(key=lambda f: (_TYPE_RANK.get(f.type.split(".")[0], 0), _error_rank(f)))
     if failed:
         return evidence(failed[0])
     if d.facts:

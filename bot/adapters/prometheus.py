@@ -23,6 +23,7 @@ class Sample:
 class Series:
     labels: dict[str, str]
     values: list[float]
+    times: tuple[float, ...] = ()  # unix seconds of each value (for graphs)
 
 
 def _number(raw: Any) -> float:
@@ -71,6 +72,10 @@ class PrometheusClient(JsonHttpClient):
         if body.get("status") != "success":
             raise AdapterError(f"prometheus: {body.get('errorType')}: {body.get('error')}")
         return [
-            Series(dict(r["metric"]), [_number(v) for _, v in r["values"]])
+            Series(
+                dict(r["metric"]),
+                [_number(v) for _, v in r["values"]],
+                tuple(float(t) for t, _ in r["values"]),
+            )
             for r in body["data"]["result"]
         ]

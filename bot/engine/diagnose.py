@@ -169,4 +169,12 @@ def _display(
         "priority": rule.severity,
         "runbook": rule.runbook,
         "runbook_url": rule.display.runbook_url,
+        "graph_expr": next(
+            (
+                str(templates.render(str(p.params.get("expr", "")), scope))
+                for p in rule.probes
+                if p.type == "prometheus.query"
+            ),
+            "",
+        ),
     }

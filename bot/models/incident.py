@@ -103,6 +103,7 @@ class Diagnosis(BaseModel):
     runbook: str = ""
     runbook_url: str = ""
     checklist: list[str] = Field(default_factory=list)  # runbook diagnosis steps (unclassified)
+    graph_expr: str = ""  # the rule's first PromQL, graphed when the alert gives none
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.prometheus import PrometheusClient
 from bot.logs import get_logger, register_secret
 from bot.notify.slack.app import SlackApp
 from bot.notify.slack.auth import Authorizer, ClickPolicy
+from bot.notify.slack.graphs import GraphPoster
 from bot.notify.slack.notifier import SlackConfig, SlackNotifier, SlackUnavailable
 
 if TYPE_CHECKING:
@@ -65,6 +67,14 @@ class SlackIntegration:
             runbook_base_url=settings.runbook_base_url,
         )
         self.notifier = SlackNotifier(self.client, store, self.config)
+        if settings.slack_graphs and settings.prometheus_url:
+            self.notifier.graphs = GraphPoster(
+                self.client,
+                store,
+                self.notifier.state,
+                PrometheusClient(settings.prometheus_url),
+                self.config.ttl,
+            )
         self.app: SlackApp | None = None
 
     def attach(self, requests: IncidentRequests) -> SlackApp:

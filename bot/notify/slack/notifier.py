@@ -39,6 +39,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.notify.base import Event
+from bot.notify.slack.graphs import GraphPoster
 from bot.notify.slack.render import (
     DIGEST_SIZE,
     ButtonKind,
@@ -136,6 +137,9 @@ class SlackNotifier:
         self.state = SlackState(store, config.ttl)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.graphs: GraphPoster | None = (
+            None  # set when graphs are on (bot/notify/slack/graphs.py)
+        )
 
     # lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -143,6 +147,8 @@ class SlackNotifier:
             self._task = asyncio.create_task(self._flush_loop())
 
     async def aclose(self) -> None:
+        if self.graphs is not None:
+            await self.graphs.aclose()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -156,6 +162,7 @@ class SlackNotifier:
             await self._update(ref, incident, event)
             if event is not Event.RESOLVED:
                 await self._post_activity(channel, ref, incident)
+                self._graph(incident)
             return
         member = await self.state.member_of(incident.id)
         if member is not None:
@@ -176,6 +183,12 @@ class SlackNotifier:
             return
         ref = await self._post_once(channel, incident, event)
         await self._post_activity(channel, ref, incident)
+        self._graph(incident)
+
+    def _graph(self, incident: Incident) -> None:
+        """The graph that is due goes to the thread in the background, after the message."""
+        if self.graphs is not None:
+            self.graphs.schedule(incident)
 
     async def render(self, incident: Incident, event: Event | None = None) -> Message:
         """The incident's message with live button references (also for ephemeral views)."""

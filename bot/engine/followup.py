@@ -34,8 +34,13 @@ async def verify_run(
     async def query(expr: str) -> list[float | None]:
         return [s.value for s in await engine.adapters.prometheus.query(expr)]
 
+    async def progress(lines: list[str]) -> None:
+        await engine.records.progress(incident_id, run_id, lines)
+
     try:
-        result = await verify(rule.validation, query, engine.config.verify_interval)
+        result = await verify(
+            rule.validation, query, engine.config.verify_interval, progress=progress
+        )
     except asyncio.CancelledError:
         # the bot stops (or `act --no-wait` leaves): say so rather than stay "verifying"
         msg = "verification not followed to the end (the bot stopped); check the validation"

@@ -54,6 +54,7 @@ from bot.notify.slack.render import (
     render_storm_summary,
 )
 from bot.notify.slack.state import MemberRef, MessageRef, SlackState
+from bot.notify.slack.verification import show_verification
 from bot.store import Store
 from bot.store.lease import leased
 
@@ -162,6 +163,7 @@ class SlackNotifier:
             await self._update(ref, incident, event)
             if event is not Event.RESOLVED:
                 await self._post_activity(channel, ref, incident)
+                await show_verification(self, incident)
                 self._graph(incident)
             return
         member = await self.state.member_of(incident.id)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from bot.actions.base import ActionContext, Outcome, Plan, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
-from bot.engine import followup
+from bot.engine import followup, handoff
 from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.gates import target_gate
 from bot.engine.pipeline import Pipeline
@@ -71,6 +71,8 @@ class ActionEngine:
         self.audit = AuditLog(self.store)
         self.records = RunRecorder(pipeline)
         self._background: set[asyncio.Task[None]] = set()
+        # set by `act --no-wait`: record the verification for a serving replica to follow
+        self.hand_off_verification = False
 
     # ActionRunner -------------------------------------------------------------------
     async def run(
@@ -366,7 +368,10 @@ class ActionEngine:
             await self.records.finished(incident.id, run_id, "done", outcome)
             return Decision(Verdict.DONE, f"{action.name}: {outcome.message}")
         await self.records.finished(incident.id, run_id, "verifying", outcome)
-        self._spawn(self._verify(incident.id, rule, action, plan, run_id, started))
+        if self.hand_off_verification:  # `act --no-wait`: a serving replica follows it
+            await handoff.hand_off(self, incident.id, run_id, started)
+        else:
+            self._spawn(self._verify(incident.id, rule, action, plan, run_id, started))
         return Decision(
             Verdict.ACCEPTED,
             f"{action.name}: {outcome.message}. Verifying with the runbook's validation…",
@@ -374,6 +379,10 @@ class ActionEngine:
         )
 
     # verification ---------------------------------------------------------------------
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background, cancelled by ``aclose``."""
+        self._spawn(coro)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.adapters import Adapters
 from bot.config import Settings
+from bot.engine import handoff
 from bot.engine.pipeline import Pipeline, PipelineConfig
 from bot.engine.requests_impl import EngineRequests
 from bot.engine.rulebook import Rulebook
@@ -139,6 +141,7 @@ class Service:
             asyncio.create_task(w.run(self.stopping, reclaim_every)) for w in self.workers
         ]
         self._tasks.append(asyncio.create_task(self._gauges()))
+        self._tasks.append(asyncio.create_task(self._adopt_handed_off()))
         if watch_rules:
             self._tasks.append(asyncio.create_task(self.rulebook.watch(self.stopping)))
         log.info(
@@ -148,6 +151,17 @@ class Service:
             store=type(self.store).__name__,
             rules=str(self.rulebook.path),
         )
+
+    async def _adopt_handed_off(self) -> None:
+        """Follow the verifications `act --no-wait` handed over (bot/engine/handoff.py)."""
+        every = max(1.0, min(self.settings.verify_interval_seconds, 15.0))
+        while not self.stopping.is_set():
+            try:
+                await handoff.adopt(self.engine)
+            except Exception as exc:
+                log.warning("handed-off verifications not checked", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), every)
 
     async def _gauges(self) -> None:
         while not self.stopping.is_set():

@@ -23,6 +23,7 @@ import structlog
 
 from bot.adapters import Adapters
 from bot.engine.diagnose import alert_variables, classify, run_probes
+from bot.engine.preview import preview_actions
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.models import Alert, Incident, IncidentStatus
@@ -53,6 +54,7 @@ class PipelineConfig:
     diagnosing_notice_after: float = (
         1.5  # renewed while held; frees a dead worker's incident quickly
     )
+    preview_timeout: float = 3.0  # dry-run plans of the proposed buttons (bot/engine/preview.py)
 
 
 class Pipeline:
@@ -171,6 +173,9 @@ class Pipeline:
                     self._observe_probe,
                 )
             incident.diagnosis = classify(rule, findings, variables, self.actions)
+            await preview_actions(
+                incident, self.actions, self.adapters, self.config.preview_timeout
+            )
             if count:
                 self.metrics.incidents.labels(
                     incident.rule or "", incident.diagnosis.scenario

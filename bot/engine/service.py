@@ -154,7 +154,7 @@ class Service:
 
     async def _adopt_handed_off(self) -> None:
         """Follow the verifications `act --no-wait` handed over (bot/engine/handoff.py)."""
-        every = max(1.0, min(self.settings.verify_interval_seconds, 15.0))
+        every = max(1.0, min(self.settings.verify_interval_seconds, 5.0))
         while not self.stopping.is_set():
             try:
                 await handoff.adopt(self.engine)

@@ -56,6 +56,7 @@ class ProposedAction(BaseModel):
     destructive: bool = False
     label: str = ""  # the button's text (the rule's, else from the description)
     approvals: int = 1  # people who must press it before it runs
+    change: str = ""  # what it would change now, from a dry-run plan (bot/engine/preview.py)
 
 
 class Fact(BaseModel):

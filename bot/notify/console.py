@@ -41,7 +41,9 @@ def _wrap(text: str, style: str = "") -> Text:
     return Text(text, style=style, overflow="fold")
 
 
-def render_incident(incident: Incident, event: Event) -> Panel:
+def render_incident(incident: Incident, event: Event, compact: bool = False) -> Panel:
+    """The whole incident; ``compact``: only its state and last action (the console
+    already showed the diagnosis)."""
     d = incident.diagnosis
     state = _state(incident, event)
     level = (d.priority if d else "") or incident.severity or "-"
@@ -49,7 +51,9 @@ def render_incident(incident: Incident, event: Event) -> Panel:
     # a short title (rich cuts a long one); the rest wraps in the first line
     title = f"[{level}] {incident.alertname}"
     parts: list[RenderableType] = [_wrap(f"{state}{scenario} · {incident.id}", "bold")]
-    if d is None:
+    if compact:
+        pass
+    elif d is None:
         summary = incident.annotations.get("summary", "")
         parts.append(_wrap(summary or "no diagnosis yet", "" if summary else "dim"))
     else:
@@ -70,12 +74,14 @@ def render_incident(incident: Incident, event: Event) -> Panel:
         for a in d.actions:
             how = "auto" if a.mode == "auto" else "button"
             extra = f", {a.approvals} approvals" if a.approvals > 1 else ""
-            parts.append(_wrap(f"  → [{how}{extra}] {a.label or a.name}: {a.description}"))
+            what = a.change or a.description
+            parts.append(_wrap(f"  → [{how}{extra}] {a.label or a.name}: {what}"))
     if incident.runs:
         run = incident.runs[-1]
-        parts.append(_wrap(f"last action: {run.action} by {run.actor} — {run.state}: {run.detail}"))
+        detail = f": {run.detail}" if run.detail else ""
+        parts.append(_wrap(f"last action: {run.action} by {run.actor} — {run.state}{detail}"))
         parts += [_wrap(f"  {line}") for line in run.progress]
-    if incident.generator_url:
+    if incident.generator_url and not compact:
         parts.append(_wrap(f"source: {incident.generator_url}", "dim"))
     style = "green" if state == "Resolved" else "red"
     return Panel(Group(*parts), title=title, border_style=style, expand=True)
@@ -105,7 +111,9 @@ class ConsoleNotifier:
             incident.acknowledged_by,
         )
         if state != seen.state:
-            self.console.print(render_incident(incident, event))
+            # the diagnosis once in full; later states of the same diagnosis compactly
+            compact = bool(seen.state) and seen.state[1] == state[1] and state[0] != "Resolved"
+            self.console.print(render_incident(incident, event, compact))
             seen.state, seen.activity = state, len(incident.activity)
             seen.progress = list(incident.runs[-1].progress) if incident.runs else []
         else:  # same state: only what is new, a line each

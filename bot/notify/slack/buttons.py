@@ -104,7 +104,7 @@ def action_text(action: ProposedAction) -> str:
 def action_button(spec: ButtonSpec, ref: str, action: ProposedAction) -> ButtonElement:
     confirm = None
     if action.destructive or action.confirm or action.approvals > 1:
-        what = action.description or f"{action.type} {action.params}"
+        what = action.change or action.description or f"{action.type} {action.params}"
         text = f"*This will:* {esc(what)}"
         if action.approvals > 1:
             text += f"\n*Needs:* {action.approvals} people to approve before it runs."

@@ -238,7 +238,7 @@ def _buttons(b: Budget, incident: Incident, lc: Lifecycle, refs: Mapping[str, st
         )
     if shown:  # what each button does, without opening its dialog
         lines = [
-            f"*{esc(a.label or a.name)}*: {esc(a.description or a.type)}"
+            f"*{esc(a.label or a.name)}*: {esc(a.change or a.description or a.type)}"
             + (" · :warning: destructive" if a.destructive else "")
             + (f" · needs {a.approvals} approvals" if a.approvals > 1 else "")
             for _, a in shown

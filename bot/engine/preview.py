@@ -1,0 +1,57 @@
+"""What each proposed button would change, computed before anyone presses it:
+the action's own ``plan`` in dry-run mode (read-only; Kubernetes' server-side
+dry run where it has one), e.g. ``set ProcessFramework.MaxConcurrentProcesses =
+10 (was 20) in configmap …, then rollout restart …``. Shown in the button's
+confirm dialog and under the buttons; an action that cannot plan now (target
+not set up, a timeout) simply shows its description."""
+
+from __future__ import annotations
+
+import asyncio
+
+from pydantic import ValidationError
+
+from bot.actions.base import ActionContext, Limits
+from bot.adapters import Adapters
+from bot.engine.runner_config import action_scope, render_action_params
+from bot.logs import get_logger
+from bot.models import Incident, ProposedAction
+from bot.registry import Registry
+
+log = get_logger("preview")
+
+
+async def _preview(
+    incident: Incident, action: ProposedAction, registry: Registry, adapters: Adapters
+) -> None:
+    entry = registry.get(action.type)
+    impl = entry.impl if entry else None
+    if entry is None or impl is None:
+        return
+    raw = render_action_params(action.params, action_scope(incident), impl.late_templates)
+    try:
+        params = entry.params_model.model_validate(raw)
+    except ValidationError:
+        return
+    # no store: a preview must leave nothing behind
+    ctx = ActionContext(adapters, incident.id, dict(incident.labels), "preview", True, Limits())
+    try:
+        plan = await impl.plan(params, ctx)
+    except Exception as exc:  # not plannable now (target not set up, refused…)
+        log.debug("no preview", action=action.name, error=str(exc))
+        return
+    action.change = plan.summary
+
+
+async def preview_actions(
+    incident: Incident, registry: Registry, adapters: Adapters, timeout: float
+) -> None:
+    """Fill ``change`` of the diagnosis's manual actions, all at once, within ``timeout``."""
+    d = incident.diagnosis
+    wanted = [a for a in (d.actions if d else []) if a.mode == "manual"]
+    if not wanted:
+        return
+    tasks = [asyncio.ensure_future(_preview(incident, a, registry, adapters)) for a in wanted]
+    _, late = await asyncio.wait(tasks, timeout=timeout)
+    for task in late:
+        task.cancel()

@@ -57,8 +57,8 @@ class Stack:
     # what the on-call engineer sees --------------------------------------------------
     def messages(self, alertname: str) -> list[Posted]:
         """Top-level messages of incidents of ``alertname``, oldest first."""
-        marker = f"] {alertname} — "
-        return [m for m in self.slack.posts(top_level=True) if marker in header(m)]
+        marker = re.compile(rf" {re.escape(alertname)}( · [a-z0-9-]+)? — ")
+        return [m for m in self.slack.posts(top_level=True) if marker.search(header(m))]
 
     async def message(
         self, alertname: str, scenario: str | None = None, timeout: float = 45

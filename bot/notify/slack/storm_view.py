@@ -24,6 +24,13 @@ from bot.notify.slack.blocks import (
 )
 from bot.notify.slack.lifecycle import STATE_EMOJI, lifecycle
 
+
+def level(incident: Incident) -> str:
+    """The rule's P-level, else the alert's severity label."""
+    d = incident.diagnosis
+    return (d.priority if d else "") or incident.severity or "-"
+
+
 DIGEST_SIZE = 40  # storm members per thread reply (one block each)
 
 
@@ -128,7 +135,7 @@ def render_status(incidents: Sequence[Incident], links: Mapping[str, str]) -> Me
         scenario = incident.diagnosis.scenario if incident.diagnosis else "diagnosing"
         where = link(links[incident.id], "message") if incident.id in links else None
         text = (
-            f"{STATE_EMOJI[lc.state]} *[{esc(incident.severity or '-')}] "
+            f"{STATE_EMOJI[lc.state]} *[{esc(level(incident))}] "
             f"{esc(incident.alertname)}* — {lc.label}\n`{esc(scenario)}` · `{esc(incident.id)}` · "
             f"since {slack_date(incident.starts_at)}" + (f" · {where}" if where else "")
         )

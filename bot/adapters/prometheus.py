@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ class Sample:
 class Series:
     labels: dict[str, str]
     values: list[float]
-    times: tuple[float, ...] = ()  # unix seconds of each value (for graphs)
+    times: list[float] = field(default_factory=list)  # unix seconds of each value
 
 
 def _number(raw: Any) -> float:
@@ -75,7 +75,7 @@ class PrometheusClient(JsonHttpClient):
             Series(
                 dict(r["metric"]),
                 [_number(v) for _, v in r["values"]],
-                tuple(float(t) for t, _ in r["values"]),
+                [float(t) for t, _ in r["values"]],
             )
             for r in body["data"]["result"]
         ]

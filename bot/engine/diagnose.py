@@ -142,6 +142,7 @@ def classify(
             notes=notes,
             steps=[templates.render(s, scope).strip() for s in scenario.steps],
             **_display(rule, findings, scope, scenario.name),
+            prevention=list(rule.prevention),
         )
     # a probe whose target is not set up is "not checked", never also "failed"
     failed = [f.probe for f in findings.values() if not f.ok and f.configured]
@@ -156,6 +157,7 @@ def classify(
         notes=notes,
         checklist=display.checklist(rule, scope),
         **_display(rule, findings, scope, None),
+        prevention=list(rule.prevention),
     )
 
 

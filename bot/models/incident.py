@@ -105,6 +105,7 @@ class Diagnosis(BaseModel):
     runbook_url: str = ""
     checklist: list[str] = Field(default_factory=list)  # runbook diagnosis steps (unclassified)
     graph_expr: str = ""  # the rule's first PromQL, graphed when the alert gives none
+    prevention: list[str] = Field(default_factory=list)  # the runbook's, for the resolved message
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property

@@ -76,6 +76,10 @@ def render_incident(incident: Incident, event: Event, compact: bool = False) -> 
             extra = f", {a.approvals} approvals" if a.approvals > 1 else ""
             what = a.change or a.description
             parts.append(_wrap(f"  → [{how}{extra}] {a.label or a.name}: {what}"))
+        parts += [_wrap(f"  note: {note}", "dim") for note in d.notes]
+        if state == "Resolved" and d.prevention:
+            parts.append(_wrap("prevention (from the runbook):", "bold"))
+            parts += [_wrap(f"  [ ] {item}") for item in d.prevention]
     if incident.runs:
         run = incident.runs[-1]
         detail = f": {run.detail}" if run.detail else ""

@@ -20,7 +20,7 @@ FIELDS: dict[str, frozenset[str]] = {
         "resource_version",
         "kubernetes.config_value": "annotations found resource_version value",
         "kubernetes.events": "count events reasons",
-        "kubernetes.logs": "last_line lines matches pod tail",
+        "kubernetes.logs": "last_line lines matches pod pods tail",
         "kubernetes.pods": "count crashloop evicted image_pull not_ready oomkilled pending "
         "phases pods ready reasons restarts",
         "kubernetes.pvc": "capacity capacity_bytes name phase requested resizing storage_class",
@@ -34,9 +34,10 @@ FIELDS: dict[str, frozenset[str]] = {
         "processes.get": "completionPercentage createdResources created_resources currentStep "
         "errorMessage processId processType running_seconds since_progress_seconds startTime "
         "status user",
-        "processes.list": "count groups processes progressing stalled stalled_ids top",
+        "processes.list": "count groups moved_ids processes progressing stalled stalled_ids top "
+        "unknown unknown_ids",
         "prometheus.query": "by_label empty series value",
-        "prometheus.range": "series empty min max avg last",
+        "prometheus.range": "series empty min max avg last samples",
         "redis.dbsize_vs": "dbsize expected missing ratio",
         "redis.health": "aof_enabled aof_last_write_status blocked_clients connected_clients "
         "dbsize last_save_age_seconds maxmemory memory_used_ratio ping_ms policy "

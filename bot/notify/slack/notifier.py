@@ -141,6 +141,8 @@ class SlackNotifier:
         self.graphs: GraphPoster | None = (
             None  # set when graphs are on (bot/notify/slack/graphs.py)
         )
+        # told the Web API method of each call that failed after its retries (metrics)
+        self.on_failure: Callable[[str], None] = lambda method: None
 
     # lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -324,6 +326,7 @@ class SlackNotifier:
         try:
             return await retrying(call)
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self.on_failure(method)
             raise SlackUnavailable(f"{method}: {_describe(exc)}") from exc
 
     async def _post_activity(self, pace_key: str, ref: MessageRef, incident: Incident) -> None:

@@ -12,6 +12,7 @@ from bot.engine.service import Service
 from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.web_admin import routes as admin_routes
+from bot.web_timeline import routes as timeline_routes
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)
@@ -135,6 +136,7 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(admin_routes(service))
+    app.router.add_routes(timeline_routes(service))
     if service.slack is not None:
         service.slack.mount(app)  # POST /slack/events
     if start_service:

@@ -22,7 +22,9 @@ from enum import StrEnum
 import structlog
 
 from bot.adapters import Adapters
+from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.diagnose import alert_variables, classify, run_probes
+from bot.engine.evidence import bound_findings
 from bot.engine.preview import preview_actions
 from bot.logs import get_logger
 from bot.metrics import Metrics
@@ -79,6 +81,7 @@ class Pipeline:
         self.metrics = metrics
         self.config = config
         self.owner = owner
+        self.audit = AuditLog(store)  # diagnosed / resolved: what `honua-bot stats` counts
         # called (outside the incident's lock) after a first diagnosis: auto mode
         self.on_diagnosed: Callable[[Incident], None] | None = None
 
@@ -132,7 +135,11 @@ class Pipeline:
             incident.notified.append(Event.DIAGNOSED.value)
             await self._save(incident)
         d = incident.diagnosis
-        if AUTO_STARTED not in incident.notified and d and any(a.mode == "auto" for a in d.actions):
+        if (
+            AUTO_STARTED not in incident.notified
+            and d
+            and any(a.mode in ("auto", "shadow") for a in d.actions)
+        ):
             incident.notified.append(AUTO_STARTED)  # once per incident, even if redelivered
             await self._save(incident)
             return incident
@@ -176,6 +183,7 @@ class Pipeline:
             await preview_actions(
                 incident, self.actions, self.adapters, self.config.preview_timeout
             )
+            bound_findings(incident.diagnosis)  # kept for `rules replay`, bounded
             if count:
                 self.metrics.incidents.labels(
                     incident.rule or "", incident.diagnosis.scenario
@@ -186,6 +194,18 @@ class Pipeline:
                 failed_probes=[f.probe for f in incident.diagnosis.failed_probes],
             )
         await self._save(incident)
+        d = incident.diagnosis
+        await self.audit.record(
+            AuditEntry(
+                event="diagnosed",
+                incident=incident.id,
+                rule=incident.rule or "",
+                scenario=d.scenario,
+                alert_at=incident.starts_at.isoformat(),
+                plan=[f"{a.name} ({a.mode})" for a in d.actions],
+                message=d.summary[:300],
+            )
+        )
 
     def _observe_probe(self, probe: str, outcome: str, seconds: float) -> None:
         self.metrics.probe_seconds.labels(probe, outcome).observe(seconds)
@@ -208,6 +228,16 @@ class Pipeline:
             incident.ends_at = alert.ends_at
             await self._save(incident)
             log.info("incident resolved")
+            lasted = (incident.ends_at or datetime.now(UTC)) - incident.starts_at
+            await self.audit.record(
+                AuditEntry(
+                    event="resolved",
+                    incident=incident.id,
+                    rule=incident.rule or "",
+                    alert_at=incident.starts_at.isoformat(),
+                    duration_ms=round(lasted.total_seconds() * 1000, 1),
+                )
+            )
         if (
             Event.RESOLVED.value not in incident.notified
             and Event.DIAGNOSED.value in incident.notified

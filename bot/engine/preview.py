@@ -48,7 +48,7 @@ async def preview_actions(
 ) -> None:
     """Fill ``change`` of the diagnosis's manual actions, all at once, within ``timeout``."""
     d = incident.diagnosis
-    wanted = [a for a in (d.actions if d else []) if a.mode == "manual"]
+    wanted = [a for a in (d.actions if d else []) if a.mode != "auto"]  # the buttons
     if not wanted:
         return
     tasks = [asyncio.ensure_future(_preview(incident, a, registry, adapters)) for a in wanted]

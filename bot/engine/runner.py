@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from bot.actions.base import ActionContext, Outcome, Plan, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
-from bot.engine import followup, handoff
+from bot.engine import followup, handoff, shadow
 from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.gates import target_gate
 from bot.engine.pipeline import Pipeline
@@ -91,7 +91,10 @@ class ActionEngine:
             action=action.name,
             type=action.type,
             actor=who,
+            channel=actor.channel,
         )
+        if not dry_run:  # every click, CLI request and automatic start: `stats` counts them
+            await self.audit.record(base)
         try:
             return await self._run(incident, action, actor, who, nonce, dry_run, base)
         except Exception as exc:  # an engine bug must answer, be audited and not crash
@@ -213,6 +216,8 @@ class ActionEngine:
                 if gate:
                     await self._forget(once, nonce)
                     return await self._refuse(base, gate, why, plan)
+                if shadow.is_shadow(action, options.mode, auto):  # every gate passed: stop here
+                    return await shadow.would_have_run(self, incident, action, plan, base)
                 return await self._execute(
                     incident, action, options, impl, params, ctx, plan, who, base
                 )
@@ -415,10 +420,10 @@ class ActionEngine:
 
     # auto mode and crash recovery ----------------------------------------------------
     def run_auto(self, incident: Incident) -> None:
-        """Start the diagnosis's ``mode: auto`` actions in the background."""
+        """Start the diagnosis's ``mode: auto`` (and ``shadow``) actions in the background."""
         d = incident.diagnosis
         for action in d.actions if d else []:
-            if action.mode == "auto":
+            if action.mode in ("auto", "shadow"):
                 self._spawn(self._auto(incident, action))
 
     async def _auto(self, incident: Incident, action: ProposedAction) -> None:
@@ -434,7 +439,8 @@ class ActionEngine:
         if decision.verdict is Verdict.REFUSED and decision.gate not in ("", "execution"):
             await self.records.note(
                 incident.id,
-                f"automatic `{action.name}` not run (gate {decision.gate}): {decision.message}",
+                f"{'shadow' if action.mode == 'shadow' else 'automatic'} `{action.name}` "
+                f"not run (gate {decision.gate}): {decision.message}",
                 "auto",
             )
 

@@ -72,7 +72,7 @@ def render_incident(incident: Incident, event: Event, compact: bool = False) -> 
             parts += [_wrap(f"  ☐ {step}") for step in d.checklist]
         parts += [_wrap(f"  {i}. [by hand] {step}") for i, step in enumerate(d.steps, 1)]
         for a in d.actions:
-            how = "auto" if a.mode == "auto" else "button"
+            how = a.mode if a.mode in ("auto", "shadow") else "button"
             extra = f", {a.approvals} approvals" if a.approvals > 1 else ""
             what = a.change or a.description
             parts.append(_wrap(f"  → [{how}{extra}] {a.label or a.name}: {what}"))

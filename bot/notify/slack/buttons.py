@@ -78,7 +78,7 @@ def button_specs(incident: Incident, lc: Lifecycle) -> list[ButtonSpec]:
         specs += [
             ButtonSpec(ButtonKind.ACTION, a.name)
             for a in incident.diagnosis.actions
-            if a.mode == "manual"
+            if a.mode != "auto"  # a shadow action runs for real only when pressed
         ]
     undo = undo_action(incident)
     if undo is not None and lc.state in (State.VERIFIED, State.DONE, State.FAILED):

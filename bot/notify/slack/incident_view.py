@@ -215,6 +215,12 @@ def _steps(b: Budget, d: Diagnosis) -> None:
     if auto:
         text = "Automatic (through the safety gates): " + ", ".join(f"*{esc(a)}*" for a in auto)
         b.add(ContextBlock(block_id="honua-auto", elements=[md(b.text(text, CONTEXT_TEXT))]))
+    shadow = [a.label or a.name for a in d.actions if a.mode == "shadow"]
+    if shadow:
+        text = "Shadow mode (gates and plan checked, recorded, not run): " + ", ".join(
+            f"*{esc(a)}*" for a in shadow
+        )
+        b.add(ContextBlock(block_id="honua-shadow", elements=[md(b.text(text, CONTEXT_TEXT))]))
 
 
 def _buttons(b: Budget, incident: Incident, lc: Lifecycle, refs: Mapping[str, str]) -> None:

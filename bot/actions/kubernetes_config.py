@@ -11,8 +11,6 @@ from typing import Any, TypeVar, cast
 
 from pydantic import Field, field_validator
 
-from bot.actions import config_edit as ce
-from bot.actions import config_snapshots as snapshots
 from bot.actions import kube_common as kc
 from bot.actions.base import (
     Action,
@@ -25,6 +23,8 @@ from bot.actions.base import (
     UndoSpec,
 )
 from bot.adapters.errors import AdapterError
+from bot.configmaps import edit as ce
+from bot.configmaps import snapshots as snapshots
 from bot.registry import actions
 from bot.rules.templates import render
 

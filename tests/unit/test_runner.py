@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.audit import AuditEntry
-from bot.engine.requests import Actor, Verdict
-from bot.engine.runner_config import RunnerConfig
-from bot.engine.safety import Approval, GateConfig, cooldown_remaining, valid_approvals
 from bot.models import ProposedAction
+from bot.remediation.audit import AuditEntry
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Actor, Verdict
+from bot.safety.state import Approval, GateConfig, cooldown_remaining, valid_approvals
 from bot.store import MemoryStore
 from tests.helpers import wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule

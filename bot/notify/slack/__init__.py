@@ -21,7 +21,7 @@ from bot.notify.slack.notifier import SlackConfig, SlackNotifier, SlackUnavailab
 
 if TYPE_CHECKING:
     from bot.config import Settings
-    from bot.engine.requests import IncidentRequests
+    from bot.remediation.requests import IncidentRequests
     from bot.store import Store
 
 log = get_logger("slack")

@@ -11,7 +11,7 @@ soon as ``ack()`` runs), then: the button's opaque value is resolved from the
 store (never parameters from the payload), a stale one gets an ephemeral
 explanation; the clicker is authorized for that action (refusals are ephemeral
 and audited); a double click acts once (a store key per button and user); the
-request goes to the engine's :class:`~bot.engine.requests.IncidentRequests`.
+request goes to the engine's :class:`~bot.remediation.requests.IncidentRequests`.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.engine.audit import AuditEntry, AuditLog
-from bot.engine.emergency import BadProcessId, raise_emergency
-from bot.engine.intake import IntakeError
-from bot.engine.requests import Actor, Decision, IncidentRequests, Verdict
+from bot.alerts.emergency import BadProcessId, raise_emergency
+from bot.alerts.intake import IntakeError
 from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.notify.slack.auth import Authorizer
 from bot.notify.slack.notifier import SlackNotifier
 from bot.notify.slack.render import SILENCES, ButtonKind, Message, esc, render_status
 from bot.notify.slack.state import ButtonRef
+from bot.remediation.audit import AuditEntry, AuditLog
+from bot.remediation.requests import Actor, Decision, IncidentRequests, Verdict
 from bot.store import Store
 
 log = get_logger("slack")

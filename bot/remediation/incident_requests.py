@@ -1,10 +1,10 @@
-"""The engine's side of :class:`bot.engine.requests.IncidentRequests`: what a Slack
+"""The engine's side of :class:`bot.remediation.requests.IncidentRequests`: what a Slack
 button, the slash command or the CLI may ask of an incident.
 
 Every request first checks that it is not stale (the incident exists and is
 open; an action is still proposed by the diagnosis and defined, unchanged, by
 the rule). Running an action is the remediation engine's job, behind the
-:class:`~bot.engine.requests.ActionRunner` protocol; without one the request is
+:class:`~bot.remediation.requests.ActionRunner` protocol; without one the request is
 refused and nothing is pretended.
 """
 
@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.errors import AdapterError
-from bot.engine.pipeline import Pipeline
-from bot.engine.requests import ActionRunner, Actor, Decision, Verdict, actor_ref
+from bot.alerts.pipeline import Pipeline
 from bot.logs import get_logger
 from bot.models import Activity, Incident, IncidentStatus, ProposedAction
 from bot.notify import Event, Notifier
+from bot.remediation.requests import ActionRunner, Actor, Decision, Verdict, actor_ref
 
 log = get_logger("requests")
 MAX_SILENCE_SECONDS = 7 * 86400

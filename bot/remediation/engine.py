@@ -22,22 +22,22 @@ from pydantic import ValidationError
 from bot.actions.base import ActionContext, Outcome, Plan, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
-from bot.engine import followup
-from bot.engine.audit import AuditEntry, AuditLog
-from bot.engine.gates import target_gate
-from bot.engine.pipeline import Pipeline
-from bot.engine.requests import Actor, Decision, Verdict, actor_ref
-from bot.engine.run_records import RunRecorder
-from bot.engine.runner_config import (
+from bot.alerts.pipeline import Pipeline
+from bot.logs import get_logger
+from bot.models import Incident, ProposedAction
+from bot.registry import Registry
+from bot.remediation import followup
+from bot.remediation.audit import AuditEntry, AuditLog
+from bot.remediation.config import (
     RunnerConfig,
     action_scope,
     render_action_params,
 )
-from bot.engine.safety import SafetyState, duration_words, same_channel_approvals
-from bot.logs import get_logger
-from bot.models import Incident, ProposedAction
-from bot.registry import Registry
+from bot.remediation.requests import Actor, Decision, Verdict, actor_ref
+from bot.remediation.run_records import RunRecorder
 from bot.rules.schema import ActionOptions, Rule
+from bot.safety.gates import target_gate
+from bot.safety.state import SafetyState, duration_words, same_channel_approvals
 from bot.store.lease import leased
 
 log = get_logger("runner")

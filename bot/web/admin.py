@@ -10,8 +10,8 @@ import json
 
 from aiohttp import web
 
-from bot.engine.intake import IntakeError, check_bearer
-from bot.engine.service import Service
+from bot.alerts.intake import IntakeError, check_bearer
+from bot.app import Service
 from bot.logs import get_logger
 
 log = get_logger("admin")

@@ -7,11 +7,11 @@ import json
 
 from aiohttp import web
 
-from bot.engine.intake import IntakeError, accept, check_bearer
-from bot.engine.service import Service
+from bot.alerts.intake import IntakeError, accept, check_bearer
+from bot.app import Service
 from bot.logs import get_logger
 from bot.models import IncidentStatus
-from bot.web_admin import routes as admin_routes
+from bot.web.admin import routes as admin_routes
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)

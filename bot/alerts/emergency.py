@@ -9,7 +9,7 @@ import json
 import re
 from datetime import UTC, datetime
 
-from bot.engine.intake import accept
+from bot.alerts.intake import accept
 from bot.models import WebhookMessage
 from bot.store.base import Store
 

@@ -12,7 +12,7 @@ import random
 
 from pydantic import ValidationError
 
-from bot.engine.pipeline import Outcome, Pipeline
+from bot.alerts.pipeline import Outcome, Pipeline
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.models import WebhookMessage

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from bot.config import Settings
 
 if TYPE_CHECKING:
-    from bot.engine.service import Service
+    from bot.app import Service
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
 NO_SHARED_STORE = (
@@ -26,7 +26,7 @@ NO_SHARED_STORE = (
 
 
 async def _with_service(settings: Settings, work: Callable[[Service], Awaitable[int]]) -> int:
-    from bot.engine.service import Service
+    from bot.app import Service
 
     service = Service(settings)
     if not service.rulebook.reload():
@@ -48,7 +48,7 @@ def _warn_store(settings: Settings) -> None:
 
 # act -------------------------------------------------------------------------------
 def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
-    from bot.engine.requests import Actor, Verdict
+    from bot.remediation.requests import Actor, Verdict
 
     settings = load(args)
     _warn_store(settings)
@@ -122,8 +122,8 @@ def cmd_pause(args: argparse.Namespace, load: SettingsLoader) -> int:
 
 # emergency ---------------------------------------------------------------------------
 def cmd_emergency(args: argparse.Namespace, load: SettingsLoader) -> int:
-    from bot.engine.emergency import BadProcessId, raise_emergency
-    from bot.engine.intake import IntakeError
+    from bot.alerts.emergency import BadProcessId, raise_emergency
+    from bot.alerts.intake import IntakeError
 
     settings = load(args)
     _warn_store(settings)

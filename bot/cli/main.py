@@ -29,7 +29,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
 async def _serve(settings: Settings) -> None:
     from aiohttp import web
 
-    from bot.engine.service import Service
+    from bot.app import Service
     from bot.web import create_app
 
     service = Service(settings)
@@ -79,7 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # rules ---------------------------------------------------------------------
 def _load(path: Path) -> Any:
-    from bot.engine.service import load_builtins
+    from bot.app import load_builtins
     from bot.registry import actions, probes
     from bot.rules import load_rules
 
@@ -108,7 +108,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_test(args: argparse.Namespace) -> int:
-    from bot.engine.explain import explain, read_alerts, read_recorded
+    from bot.cli.explain import explain, read_alerts, read_recorded
 
     settings = _settings(args)
     from bot.rules import RuleLoadError
@@ -134,7 +134,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
-        from bot.engine.explain import print_report
+        from bot.cli.explain import print_report
 
         print_report(report)
     failed = False
@@ -153,7 +153,7 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
 
 
 def _rules_test_cases(ruleset: Any, manifests: list[Path], as_json: bool) -> int:
-    from bot.engine.cases import run_manifests
+    from bot.cli.cases import run_manifests
 
     try:
         results = asyncio.run(run_manifests(ruleset, manifests))
@@ -191,7 +191,7 @@ def _rules_test_cases(ruleset: Any, manifests: list[Path], as_json: bool) -> int
 
 # list ----------------------------------------------------------------------
 def cmd_list(args: argparse.Namespace) -> int:
-    from bot.engine.service import load_builtins
+    from bot.app import load_builtins
     from bot.registry import actions, probes
 
     load_builtins()
@@ -294,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=30.0)
     demo.set_defaults(func=cmd_demo)
 
-    from bot.cli_ops import add_commands
+    from bot.cli.ops import add_commands
 
     add_commands(sub, _settings)
     return parser
@@ -304,7 +304,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure("warning")
     return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,18 +9,18 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from bot.adapters import Adapters
+from bot.alerts.pipeline import Pipeline, PipelineConfig
+from bot.alerts.rulebook import Rulebook
+from bot.alerts.worker import Worker
 from bot.config import Settings
-from bot.engine.pipeline import Pipeline, PipelineConfig
-from bot.engine.requests_impl import EngineRequests
-from bot.engine.rulebook import Rulebook
-from bot.engine.runner import ActionEngine
-from bot.engine.runner_config import runner_config
-from bot.engine.worker import Worker
 from bot.logs import get_logger, register_secret
 from bot.metrics import Metrics
 from bot.notify import ConsoleNotifier, FanOut, Notifier
 from bot.notify.slack import SlackIntegration
 from bot.registry import actions, probes
+from bot.remediation.config import runner_config
+from bot.remediation.engine import ActionEngine
+from bot.remediation.incident_requests import EngineRequests
 from bot.store import ResilientStore, Store, build_store
 
 log = get_logger("service")

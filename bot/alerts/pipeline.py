@@ -22,7 +22,7 @@ from enum import StrEnum
 import structlog
 
 from bot.adapters import Adapters
-from bot.engine.diagnose import alert_variables, classify, run_probes
+from bot.alerts.diagnose import alert_variables, classify, run_probes
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.models import Alert, Incident, IncidentStatus
@@ -211,7 +211,7 @@ class Pipeline:
             incident.notified.append(Event.RESOLVED.value)
             await self._save(incident)
 
-    # -- changes people ask for (Slack buttons, CLI): see bot/engine/requests_impl.py --
+    # -- changes people ask for (Slack buttons, CLI): see bot/remediation/incident_requests.py --
     @contextlib.asynccontextmanager
     async def _held(self, incident_id: str, wait: float) -> AsyncIterator[None]:
         """Hold the incident's lease (the one workers take), waiting up to ``wait`` s;

@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.actions.base import Limits
 from bot.config import Settings
-from bot.engine.safety import GateConfig
 from bot.models import Incident
 from bot.rules import templates
+from bot.safety.state import GateConfig
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bot.adapters import Adapters
+from bot.alerts.diagnose import alert_variables, classify, run_probes
 from bot.config import Settings
-from bot.engine.diagnose import alert_variables, classify, run_probes
 from bot.models import Alert, Diagnosis, Finding, WebhookMessage
 from bot.probes.base import ProbeContext
 from bot.registry import actions, probes
@@ -76,7 +76,7 @@ def action_runs(alert: Alert, diagnosis: Diagnosis) -> list[dict[str, Any]]:
     """Each proposed action with the params it would run with: templated over the
     alert and the findings as the engine does (``late_templates`` such as ``value``
     are left for the action), then validated against the action's model."""
-    from bot.engine.runner_config import render_action_params
+    from bot.remediation.config import render_action_params
 
     scope: dict[str, Any] = {
         "labels": dict(alert.labels),

@@ -5,9 +5,9 @@ stops automatic runs (not people) after repeated failures."""
 from __future__ import annotations
 
 from bot.actions.base import Plan
-from bot.engine.safety import GateConfig, SafetyState, duration_words
 from bot.models import ProposedAction
 from bot.rules.schema import ActionOptions, Rule
+from bot.safety.state import GateConfig, SafetyState, duration_words
 
 
 async def target_gate(

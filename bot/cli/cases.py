@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from bot.engine.explain import explain, read_alerts, read_recorded
+from bot.cli.explain import explain, read_alerts, read_recorded
 from bot.rules import RuleSet
 
 TEMPLATE_ERROR = "(template error"

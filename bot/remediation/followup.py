@@ -7,15 +7,15 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from bot.actions.base import Plan
-from bot.engine.audit import AuditEntry, unfinished_runs
-from bot.engine.verify import verify
 from bot.logs import get_logger
 from bot.models import ProposedAction
+from bot.remediation.audit import AuditEntry, unfinished_runs
+from bot.remediation.verify import verify
 from bot.rules.schema import Rule
 from bot.store.lease import leased
 
 if TYPE_CHECKING:
-    from bot.engine.runner import ActionEngine
+    from bot.remediation.engine import ActionEngine
 
 log = get_logger("runner")
 

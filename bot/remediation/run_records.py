@@ -14,7 +14,7 @@ from bot.notify import Event
 
 if TYPE_CHECKING:
     from bot.actions.base import Outcome, Plan
-    from bot.engine.pipeline import Pipeline
+    from bot.alerts.pipeline import Pipeline
 
 log = get_logger("runner")
 LOCK_WAIT = 15.0

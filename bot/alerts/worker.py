@@ -16,14 +16,14 @@ from bot.alerts.pipeline import Outcome, Pipeline
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.models import WebhookMessage
-from bot.store import QueueEntry, Store, StoreUnavailable
+from bot.store import QueueEntry, Store, StoreUnavailable, keys
 
 log = get_logger("worker")
 BUSY_TTL = 86400.0  # how long an entry's count of lock waits is kept
 
 
 def _busy_key(entry: QueueEntry) -> str:
-    return f"queue:waits:{entry.id}"
+    return keys.queue_waits(entry.id)
 
 
 class Worker:

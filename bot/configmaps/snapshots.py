@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.store import keys
+
 if TYPE_CHECKING:
     from bot.store.base import Store
 
@@ -28,11 +30,11 @@ SEEN = "the version seen before the current one"
 
 
 def lkg_key(namespace: str, name: str) -> str:
-    return f"honua-bot:config:lkg:{namespace}/{name}"
+    return keys.config_last_known_good(namespace, name)
 
 
 def snapshot_key(namespace: str, name: str) -> str:
-    return f"honua-bot:config:snap:{namespace}/{name}"
+    return keys.config_snapshot(namespace, name)
 
 
 def now_iso() -> str:

@@ -12,6 +12,7 @@ from bot.models import ProposedAction
 from bot.remediation.audit import AuditEntry, unfinished_runs
 from bot.remediation.verify import verify
 from bot.rules.schema import Rule
+from bot.store import keys
 from bot.store.lease import leased
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ async def recover_interrupted(engine: ActionEngine, since: str) -> list[AuditEnt
     "started, outcome unknown", in the audit and on the incident."""
     reported = []
     for entry in unfinished_runs(await engine.audit.read(since)):
-        lock = f"action:{entry.incident}:{entry.action}"
+        lock = keys.action_lock(entry.incident, entry.action)
         async with leased(engine.store, lock, f"{engine.owner}/recover") as free:
             if not free:
                 continue  # still running on another replica

@@ -16,8 +16,7 @@ from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.errors import AdapterError
 from bot.alerts.pipeline import Pipeline
 from bot.logs import get_logger
-from bot.models import Activity, Incident, IncidentStatus, ProposedAction
-from bot.notify import Event, Notifier
+from bot.models import Activity, Event, Incident, IncidentStatus, Notifier, ProposedAction
 from bot.remediation.requests import ActionRunner, Actor, Decision, Verdict, actor_ref
 
 log = get_logger("requests")

@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.logs import get_logger
-from bot.models import ActionRun, Activity, Incident
-from bot.notify import Event
+from bot.models import ActionRun, Activity, Event, Incident
 
 if TYPE_CHECKING:
     from bot.actions.base import Outcome, Plan

@@ -13,10 +13,8 @@ import json
 import time
 from dataclasses import dataclass
 
+from bot.store import keys
 from bot.store.base import Store
-
-PREFIX = "safety"
-PAUSED = f"{PREFIX}:paused"
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class SafetyState:
         """Why automatic actions are stopped, or "" when they are not."""
         if self.config.paused:
             return "paused by configuration (HONUA_BOT_PAUSED)"
-        raw = await self.store.get_value(PAUSED)
+        raw = await self.store.get_value(keys.PAUSED)
         if raw:
             data = json.loads(raw)
             return f"paused by {data.get('by', '?')}: {data.get('reason') or 'no reason given'}"
@@ -86,16 +84,16 @@ class SafetyState:
 
     async def pause(self, by: str, reason: str = "") -> None:
         await self.store.set_value(
-            PAUSED, json.dumps({"by": by, "reason": reason, "at": time.time()})
+            keys.PAUSED, json.dumps({"by": by, "reason": reason, "at": time.time()})
         )
 
     async def resume(self) -> None:
-        await self.store.delete_value(PAUSED)
+        await self.store.delete_value(keys.PAUSED)
 
     # per-target cooldown
     @staticmethod
     def _cooldown_key(action_type: str, target: str) -> str:
-        return f"{PREFIX}:cooldown:{action_type}:{target}"
+        return keys.cooldown(action_type, target)
 
     async def cooldown_remaining(self, action_type: str, target: str) -> float:
         raw = await self.store.get_value(self._cooldown_key(action_type, target))
@@ -109,7 +107,7 @@ class SafetyState:
     # per-rule runs per hour (a fixed window keyed by the hour)
     @staticmethod
     def _rate_key(rule: str, action: str) -> str:
-        return f"{PREFIX}:rate:{rule}:{action}:{int(time.time() // 3600)}"
+        return keys.hourly_runs(rule, action, int(time.time() // 3600))
 
     async def runs_this_hour(self, rule: str, action: str = "*") -> int:
         raw = await self.store.get_value(self._rate_key(rule, action))
@@ -122,7 +120,7 @@ class SafetyState:
     # circuit breaker: failed verifications of an action on a target
     @staticmethod
     def _breaker_key(action_type: str, target: str) -> str:
-        return f"{PREFIX}:breaker:{action_type}:{target}"
+        return keys.breaker(action_type, target)
 
     async def breaker_failures(self, action_type: str, target: str) -> int:
         raw = await self.store.get_value(self._breaker_key(action_type, target))
@@ -142,7 +140,7 @@ class SafetyState:
     # approvals (callers hold the incident+action lock while they change them)
     @staticmethod
     def _approvals_key(incident: str, action: str) -> str:
-        return f"{PREFIX}:approvals:{incident}:{action}"
+        return keys.approvals(incident, action)
 
     async def approvals(self, incident: str, action: str) -> list[Approval]:
         raw = await self.store.get_value(self._approvals_key(incident, action))

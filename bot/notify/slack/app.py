@@ -38,7 +38,7 @@ from bot.notify.slack.render import SILENCES, ButtonKind, Message, esc, render_s
 from bot.notify.slack.state import ButtonRef
 from bot.remediation.audit import AuditEntry, AuditLog
 from bot.remediation.requests import Actor, Decision, IncidentRequests, Verdict
-from bot.store import Store
+from bot.store import Store, keys
 
 log = get_logger("slack")
 audit = get_logger("audit")
@@ -133,7 +133,7 @@ class SlackApp:
             )
             return web.json_response({"error": "invalid signature"}, status=401)
         fresh = await self.store.set_value(
-            f"slack:seen:{signature}", timestamp, SIGNATURE_WINDOW + 60, only_if_absent=True
+            keys.slack_seen(signature), timestamp, SIGNATURE_WINDOW + 60, only_if_absent=True
         )
         if not fresh:
             log.warning("slack request refused: replayed", remote=request.remote)
@@ -268,7 +268,7 @@ class SlackApp:
             )
             await say(f":no_entry: You may not {what} here: {verdict.reason}. Nothing was done.")
             return
-        once = f"slack:once:{value}:{user_id}"
+        once = keys.slack_click(value, user_id)
         if not await self.store.set_value(once, "1", self.click_dedup_seconds, only_if_absent=True):
             log.info("repeated slack click ignored", **context)
             return

@@ -20,7 +20,7 @@ from bot.logs import get_logger
 from bot.notify.slack.render import ButtonKind
 from bot.notify.slack.state import ButtonRef
 from bot.rules import RuleSet
-from bot.store import Store
+from bot.store import Store, keys
 
 log = get_logger("slack")
 
@@ -119,7 +119,7 @@ class Authorizer:
 
     async def _group_members(self) -> dict[str, list[str]]:
         """handle → user ids, from ``usergroups.list`` (cached in the store for a while)."""
-        cached = await self.store.get_value("slack:groups")
+        cached = await self.store.get_value(keys.SLACK_GROUPS)
         if cached is not None:
             data: dict[str, list[str]] = json.loads(cached)
             return data
@@ -129,5 +129,5 @@ class Authorizer:
             _norm_group(str(g.get("handle", ""))): [str(u) for u in g.get("users") or []]
             for g in groups
         }
-        await self.store.set_value("slack:groups", json.dumps(members), self.group_cache_seconds)
+        await self.store.set_value(keys.SLACK_GROUPS, json.dumps(members), self.group_cache_seconds)
         return members

@@ -1,4 +1,11 @@
-"""Wires settings into a running bot: store, adapters, rules, pipeline, workers."""
+"""The composition root: builds the whole application from Settings, every part
+given what it needs in its constructor (nothing is wired afterwards). Only
+``bot.web`` and ``bot.cli`` import this module.
+
+    store ▶ adapters ▶ rulebook ▶ notifiers (console, Slack) ▶ incident book
+    ▶ remediation engine (its stage list) ▶ alert pipeline (its stage lists,
+    ending with the engine's auto mode) ▶ request door ▶ Slack app ▶ workers
+"""
 
 from __future__ import annotations
 
@@ -9,18 +16,21 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from bot.adapters import Adapters
+from bot.alerts.incidents import IncidentBook, IncidentDesk, IncidentTTL
 from bot.alerts.pipeline import Pipeline, PipelineConfig
 from bot.alerts.rulebook import Rulebook
 from bot.alerts.worker import Worker
 from bot.config import Settings
 from bot.logs import get_logger, register_secret
 from bot.metrics import Metrics
-from bot.notify import ConsoleNotifier, FanOut, Notifier
-from bot.notify.slack import SlackIntegration
+from bot.models import Notifier
+from bot.notify import ConsoleNotifier, FanOut
+from bot.notify.slack import SlackApp, SlackIntegration
 from bot.registry import actions, probes
 from bot.remediation.config import runner_config
 from bot.remediation.engine import ActionEngine
 from bot.remediation.incident_requests import EngineRequests
+from bot.remediation.stages import ActionAuthorizer
 from bot.store import ResilientStore, Store, build_store
 
 log = get_logger("service")
@@ -45,22 +55,42 @@ class Service:
             settings.admin_token,
         ):
             register_secret(secret.get_secret_value() if secret else None)
-        self.settings = settings
+        s = self.settings = settings
         self.metrics = Metrics()
-        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        self.store = store or build_store(
-            redis_url, settings.memory_queue_size, settings.redis_check_interval
-        )
-        self.adapters = Adapters.from_settings(settings)
-        self.rulebook = Rulebook(settings.resolved_rules_dir(), probes, actions, self.metrics)
-        self.notifier: Notifier = notifier or (
-            ConsoleNotifier() if settings.console_notifier else FanOut([])
-        )
-        # Slack when a bot token is set, beside the console (or given) notifier
-        self.slack = SlackIntegration(settings, self.store) if settings.slack_bot_token else None
-        if self.slack is not None:
-            self.notifier = FanOut([self.notifier, self.slack.notifier])
+        redis_url = s.redis_url.get_secret_value() if s.redis_url else None
+        self.store = store or build_store(redis_url, s.memory_queue_size, s.redis_check_interval)
+        self.adapters = Adapters.from_settings(s)
+        self.alertmanager = self.adapters.alertmanager_client
+        self.rulebook = Rulebook(s.resolved_rules_dir(), probes, actions, self.metrics)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+        # notifiers: Slack when a bot token is set, beside the console (or given) one
+        base: Notifier = notifier or (ConsoleNotifier() if s.console_notifier else FanOut([]))
+        self.slack = SlackIntegration(s, self.store, self.rulebook) if s.slack_bot_token else None
+        self.notifier: Notifier = (
+            FanOut([base, self.slack.notifier]) if self.slack is not None else base
+        )
+        authorizers: dict[str, ActionAuthorizer] = {}
+        if self.slack is not None:
+            authorizers["slack"] = self.slack.action_authorizer
+
+        config = PipelineConfig(
+            s.probe_timeout, s.incident_ttl_seconds, s.open_incident_ttl_seconds
+        )
+        book = IncidentBook(
+            self.store,
+            IncidentTTL(config.incident_ttl, config.open_incident_ttl),
+            self.consumer,
+            config.lock_lease,
+        )
+        self.engine = ActionEngine(
+            IncidentDesk(book, self.rulebook, self.notifier),
+            actions,
+            self.adapters,
+            runner_config(s),
+            self.consumer,
+            authorizers,
+        )
         self.pipeline = Pipeline(
             self.store,
             self.rulebook,
@@ -69,33 +99,27 @@ class Service:
             self.adapters,
             self.notifier,
             self.metrics,
-            PipelineConfig(
-                settings.probe_timeout,
-                settings.incident_ttl_seconds,
-                settings.open_incident_ttl_seconds,
-            ),
+            config,
             owner=self.consumer,
+            on_diagnosed=self.engine.run_auto,
+            book=book,
         )
-        self.alertmanager = self.adapters.alertmanager_client
-        self.engine = ActionEngine(
-            self.pipeline, actions, self.adapters, runner_config(settings), self.consumer
-        )
-        self.pipeline.on_diagnosed = self.engine.run_auto
         self.requests = EngineRequests(
             self.pipeline, self.notifier, self.alertmanager, runner=self.engine
         )
-        if self.slack is not None:
-            self.slack.attach(self.requests)
+        self.slack_app: SlackApp | None = (
+            self.slack.app_for(self.requests) if self.slack is not None else None
+        )
         self.workers = [
             Worker(
                 self.store,
                 self.pipeline,
                 self.metrics,
                 self.consumer,
-                settings.claim_idle_seconds,
-                settings.max_deliveries,
+                s.claim_idle_seconds,
+                s.max_deliveries,
             )
-            for _ in range(settings.workers)
+            for _ in range(s.workers)
         ]
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -128,6 +152,8 @@ class Service:
         await self.store.start()
         if self.slack is not None:
             await self.slack.start()
+        if self.slack_app is not None:
+            await self.slack_app.start()
         try:
             await self.engine.recover()
         except Exception as exc:  # reporting old runs must not stop the bot
@@ -187,6 +213,8 @@ class Service:
         if before_close is not None:
             await before_close()
         await self.engine.aclose()
+        if self.slack_app is not None:
+            await self.slack_app.aclose()
         if self.slack is not None:
             await self.slack.aclose()
         await self.adapters.aclose()

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.models import Incident, IncidentStatus
+from bot.models import Incident, IncidentStatus, Notifier
 from bot.polling import poll_until
+from bot.rules import RuleSet
 from bot.store import Store, keys
 from bot.store.lease import leased
 
@@ -63,3 +64,23 @@ class IncidentBook:
             if incident is not None and change(incident):
                 await self.save(incident)
             return incident
+
+
+@dataclass(frozen=True)
+class IncidentDesk:
+    """What the remediation engine needs of the alert side
+    (:class:`bot.remediation.requests.Incidents`): the store, the current rules,
+    the notifier, and changes under the incident's lease."""
+
+    book: IncidentBook
+    rules: Callable[[], RuleSet]
+    notifier: Notifier
+
+    @property
+    def store(self) -> Store:
+        return self.book.store
+
+    async def change_incident(
+        self, incident_id: str, change: Callable[[Incident], bool], wait: float = 10.0
+    ) -> Incident | None:
+        return await self.book.change(incident_id, change, wait)

@@ -65,6 +65,7 @@ class Pipeline:
         config: PipelineConfig,
         owner: str,
         on_diagnosed: AutoStart | None = None,
+        book: IncidentBook | None = None,
     ) -> None:
         self.store = store
         self.rules = rules
@@ -77,7 +78,7 @@ class Pipeline:
         self.owner = owner
         # called (outside the incident's lease) after a first diagnosis: auto mode
         self.on_diagnosed = on_diagnosed
-        self.book = IncidentBook(
+        self.book = book or IncidentBook(
             store,
             IncidentTTL(config.incident_ttl, config.open_incident_ttl),
             owner,

@@ -1,11 +1,11 @@
-"""The engine's side of :class:`bot.remediation.requests.IncidentRequests`: what a Slack
-button, the slash command or the CLI may ask of an incident.
+"""The door for what a Slack button, the slash command or the CLI may ask of an
+incident (:class:`bot.remediation.requests.IncidentRequests`).
 
-Every request first checks that it is not stale (the incident exists and is
-open; an action is still proposed by the diagnosis and defined, unchanged, by
-the rule). Running an action is the remediation engine's job, behind the
-:class:`~bot.remediation.requests.ActionRunner` protocol; without one the request is
-refused and nothing is pretended.
+Every request first checks that it is not stale (the first stage of the
+remediation path, :class:`~bot.remediation.stages.Stale`: the incident exists
+and is open; an action is still proposed by the diagnosis and defined,
+unchanged, by the rule). Running an action is then the remediation engine's job,
+behind the :class:`~bot.remediation.requests.ActionRunner` protocol.
 """
 
 from __future__ import annotations
@@ -15,25 +15,14 @@ from datetime import UTC, datetime, timedelta
 from bot.adapters.alertmanager import AlertmanagerClient
 from bot.adapters.errors import AdapterError
 from bot.alerts.pipeline import Pipeline
+from bot.durations import human_seconds
 from bot.logs import get_logger
-from bot.models import Activity, Event, Incident, IncidentStatus, Notifier, ProposedAction
+from bot.models import Activity, Event, Incident, IncidentStatus, Notifier
 from bot.remediation.requests import ActionRunner, Actor, Decision, Verdict, actor_ref
+from bot.remediation.stages import Stale, stale
 
 log = get_logger("requests")
 MAX_SILENCE_SECONDS = 7 * 86400
-UNDO_PREFIX = "undo-"
-
-
-def duration_text(seconds: float) -> str:
-    if seconds % 3600 == 0:
-        return f"{int(seconds // 3600)}h"
-    if seconds % 60 == 0:
-        return f"{int(seconds // 60)}m"
-    return f"{seconds:g}s"
-
-
-def _stale(message: str) -> Decision:
-    return Decision(Verdict.REFUSED, message, gate="stale")
 
 
 class EngineRequests:
@@ -42,7 +31,8 @@ class EngineRequests:
         pipeline: Pipeline,
         notifier: Notifier,
         alertmanager: AlertmanagerClient | None = None,
-        runner: ActionRunner | None = None,
+        *,
+        runner: ActionRunner,
         lock_wait: float = 10.0,
     ) -> None:
         self.pipeline = pipeline
@@ -51,16 +41,13 @@ class EngineRequests:
         self.alertmanager = alertmanager
         self.runner = runner
         self.lock_wait = lock_wait
+        self.stale = Stale(pipeline.store, pipeline.rules)
 
     async def _open(self, incident_id: str) -> tuple[Incident | None, Decision | None]:
-        incident = await self.store.get_incident(incident_id)
-        if incident is None:
-            return None, _stale(
-                f"incident {incident_id} no longer exists (expired or never recorded)"
-            )
-        if incident.status is IncidentStatus.RESOLVED:
-            return None, _stale(f"incident {incident_id} is resolved; nothing to do")
-        return incident, None
+        found = await self.stale.open_incident(incident_id)
+        if isinstance(found, Decision):
+            return None, found
+        return found, None
 
     async def _notify(self, incident: Incident, event: Event) -> None:
         try:
@@ -79,58 +66,11 @@ class EngineRequests:
     async def request_action(
         self, incident_id: str, action: str, actor: Actor, nonce: str = "", dry_run: bool = False
     ) -> Decision:
-        incident, refused = await self._open(incident_id)
-        if incident is None:
-            return refused or _stale(incident_id)
-        if action.startswith(UNDO_PREFIX):
-            return await self._undo(incident, action, actor, nonce, dry_run)
-        d = incident.diagnosis
-        proposed = next((a for a in (d.actions if d else []) if a.name == action), None)
-        if d is None or proposed is None:
-            scenario = d.scenario if d else "none yet"
-            return _stale(
-                f"the current diagnosis (scenario {scenario}) does not propose {action}; "
-                "the message was out of date"
-            )
-        rule = self.pipeline.rules().get(incident.rule) if incident.rule else None
-        call = rule.actions.get(action) if rule else None
-        if call is None:
-            return _stale(
-                f"rule {incident.rule or '(none)'} no longer defines action {action}; "
-                "re-run the diagnosis"
-            )
-        if call.type != proposed.type or call.params != proposed.params:
-            return _stale(
-                f"rule {incident.rule} changed action {action} after this diagnosis; "
-                "re-run the diagnosis to see it as it is now"
-            )
-        if self.runner is None:
-            return Decision(
-                Verdict.REFUSED, "remediation engine not enabled in this build", gate="engine"
-            )
+        resolved = await self.stale.resolve(incident_id, action)
+        if isinstance(resolved, Decision):
+            return resolved
+        incident, proposed = resolved
         return await self.runner.run(incident, proposed, actor, nonce, dry_run)
-
-    async def _undo(
-        self, incident: Incident, action: str, actor: Actor, nonce: str, dry_run: bool
-    ) -> Decision:
-        """``undo-NAME`` reverses the last run of NAME that said how to undo it."""
-        original = action.removeprefix(UNDO_PREFIX)
-        run = next((r for r in reversed(incident.runs) if r.action == original and r.undo), None)
-        if run is None or run.undo is None:
-            return _stale(f"no run of {original} on incident {incident.id} can be undone")
-        if self.runner is None:
-            return Decision(
-                Verdict.REFUSED, "remediation engine not enabled in this build", gate="engine"
-            )
-        undo = ProposedAction(
-            name=action,
-            type=str(run.undo["type"]),
-            params=dict(run.undo.get("params") or {}),
-            confirm=True,
-            description=str(run.undo.get("description") or f"undo {original}"),
-            destructive=True,
-        )
-        return await self.runner.run(incident, undo, actor, nonce, dry_run)
 
     async def acknowledge(self, incident_id: str, actor: Actor) -> Decision:
         who = actor_ref(actor)
@@ -154,7 +94,7 @@ class EngineRequests:
             return Decision(Verdict.REFUSED, str(exc), gate="busy")
         if incident is None or incident.status is IncidentStatus.RESOLVED:
             _, refused = await self._open(incident_id)
-            return refused or _stale(f"incident {incident_id} is not open")
+            return refused or stale(f"incident {incident_id} is not open")
         if already:
             return Decision(Verdict.DUPLICATE, f"already acknowledged by {already}")
         await self._notify(incident, Event.UPDATED)
@@ -163,12 +103,12 @@ class EngineRequests:
     async def rerun_diagnosis(self, incident_id: str, actor: Actor) -> Decision:
         incident, refused = await self._open(incident_id)
         if incident is None:
-            return refused or _stale(incident_id)
+            return refused or stale(incident_id)
         await self._notify(incident, Event.DIAGNOSING)
         try:
             fresh = await self.pipeline.rediagnose(incident_id, self.lock_wait)
             if fresh is None or fresh.diagnosis is None:
-                return _stale(f"incident {incident_id} is no longer open")
+                return stale(f"incident {incident_id} is no longer open")
             scenario = fresh.diagnosis.scenario
             entry = Activity(
                 text=f"diagnosis re-run: scenario `{scenario}`", actor=actor_ref(actor)
@@ -191,7 +131,7 @@ class EngineRequests:
             )
         incident, refused = await self._open(incident_id)
         if incident is None:
-            return refused or _stale(incident_id)
+            return refused or stale(incident_id)
         if not 0 < seconds <= MAX_SILENCE_SECONDS:
             return Decision(
                 Verdict.REFUSED,
@@ -199,7 +139,7 @@ class EngineRequests:
                 gate="input",
             )
         now = datetime.now(UTC)
-        length = duration_text(seconds)
+        length = human_seconds(seconds)
         who = actor_ref(actor)
         created_by = f"{actor.name} ({who})" if actor.name else who
         comment = f"honua-bot {incident.id}: {incident.alertname} silenced for {length} via {actor.source}"

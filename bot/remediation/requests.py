@@ -9,7 +9,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from bot.models import Incident, ProposedAction
+    from collections.abc import Callable
+
+    from bot.models import Incident, Notifier, ProposedAction
+    from bot.rules import RuleSet
+    from bot.store import Store
 
 
 class Verdict(StrEnum):
@@ -28,7 +32,8 @@ class Actor:
     name: str = ""
     source: str = "cli"  # slack | cli | auto
     groups: tuple[str, ...] = ()
-    channel: str = ""
+    channel: str = ""  # a Slack channel id
+    channel_name: str = ""
 
 
 def actor_ref(actor: Actor) -> str:
@@ -72,3 +77,23 @@ class ActionRunner(Protocol):
         nonce: str = "",
         dry_run: bool = False,
     ) -> Decision: ...
+
+
+class IncidentChanger(Protocol):
+    async def change_incident(
+        self, incident_id: str, change: Callable[[Incident], bool], wait: float = 10.0
+    ) -> Incident | None:
+        """Apply ``change`` under the incident's lease; save it when it returns True."""
+        ...
+
+
+class Incidents(IncidentChanger, Protocol):
+    """What the remediation engine needs of the alert side (the pipeline has it):
+    the store, the current rules, the notifier, and changes under the lease."""
+
+    @property
+    def store(self) -> Store: ...
+    @property
+    def notifier(self) -> Notifier: ...
+    @property
+    def rules(self) -> Callable[[], RuleSet]: ...

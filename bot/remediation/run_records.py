@@ -9,30 +9,31 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.logs import get_logger
-from bot.models import ActionRun, Activity, Event, Incident
+from bot.models import ActionRun, Activity, Event, Incident, Notifier
 
 if TYPE_CHECKING:
     from bot.actions.base import Outcome, Plan
-    from bot.alerts.pipeline import Pipeline
+    from bot.remediation.requests import IncidentChanger
 
 log = get_logger("runner")
 LOCK_WAIT = 15.0
 
 
 class RunRecorder:
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, incidents: IncidentChanger, notifier: Notifier) -> None:
+        self.incidents = incidents
+        self.notifier = notifier
 
     async def _change(self, incident_id: str, change: Callable[[Incident], bool]) -> None:
         try:
-            incident = await self.pipeline.change_incident(incident_id, change, LOCK_WAIT)
+            incident = await self.incidents.change_incident(incident_id, change, LOCK_WAIT)
         except TimeoutError as exc:
             log.warning("run not recorded on the incident", incident=incident_id, error=str(exc))
             return
         if incident is None:
             return
         try:
-            await self.pipeline.notifier.notify(incident, Event.UPDATED)
+            await self.notifier.notify(incident, Event.UPDATED)
         except Exception as exc:  # recorded; only the display lags
             log.warning("run not shown by the notifier", incident=incident_id, error=str(exc))
 

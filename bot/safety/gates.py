@@ -5,14 +5,14 @@ stops automatic runs (not people) after repeated failures."""
 from __future__ import annotations
 
 from bot.actions.base import Plan
+from bot.durations import human_seconds
 from bot.models import ProposedAction
 from bot.rules.schema import ActionOptions, Rule
-from bot.safety.state import GateConfig, SafetyState, duration_words
+from bot.safety.state import SafetyState
 
 
 async def target_gate(
     safety: SafetyState,
-    gates: GateConfig,
     rule: Rule | None,
     action: ProposedAction,
     options: ActionOptions,
@@ -23,7 +23,7 @@ async def target_gate(
     if remaining > 0:
         return "cooldown", (
             f"{plan.target} was acted on by {action.type} recently; "
-            f"cooldown_remaining {duration_words(remaining)}"
+            f"cooldown_remaining {human_seconds(remaining, padded=True)}"
         )
     rule_name = rule.name if rule else ""
     if options.max_per_hour is not None:
@@ -33,6 +33,7 @@ async def target_gate(
                 f"{action.name} already ran {runs} times this hour "
                 f"(max_per_hour {options.max_per_hour})"
             )
+    gates = safety.config
     runs = await safety.runs_this_hour(rule_name)
     if runs >= gates.rule_runs_per_hour:
         return "rate_limit", (

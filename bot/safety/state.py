@@ -56,15 +56,6 @@ def same_channel_approvals(approvals: list[Approval], who: str) -> list[Approval
     return [a for a in approvals if a.who.split(":", 1)[0] == channel]
 
 
-def duration_words(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
-
-
 # store-backed state ----------------------------------------------------------------
 class SafetyState:
     def __init__(self, store: Store, config: GateConfig) -> None:

@@ -135,8 +135,8 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(admin_routes(service))
-    if service.slack is not None:
-        service.slack.mount(app)  # POST /slack/events
+    if service.slack_app is not None:
+        service.slack_app.mount(app)  # POST /slack/events
     if start_service:
 
         async def _start(_: web.Application) -> None:

@@ -273,7 +273,12 @@ class SlackApp:
             log.info("repeated slack click ignored", **context)
             return
         actor = Actor(
-            id=user_id, name=user_name, source="slack", groups=verdict.groups, channel=channel_id
+            id=user_id,
+            name=user_name,
+            source="slack",
+            groups=verdict.groups,
+            channel=channel_id,
+            channel_name=channel_name,
         )
         decision = await self._request(button, actor)
         audit.info(

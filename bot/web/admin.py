@@ -10,7 +10,6 @@ import json
 
 from aiohttp import web
 
-from bot.alerts.intake import IntakeError, check_bearer
 from bot.app import Service
 from bot.logs import get_logger
 
@@ -21,30 +20,12 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"status": "error", "error": message}, status=status)
 
 
-def _authorized(request: web.Request, service: Service) -> web.Response | None:
-    token = service.settings.admin_token
-    if token is None:
-        return _error(404, "admin API disabled: set HONUA_BOT_ADMIN_TOKEN to enable it")
-    try:
-        check_bearer(request.headers.get("Authorization"), token.get_secret_value())
-    except IntakeError as exc:
-        log.warning("admin request refused", reason=exc.message, remote=request.remote)
-        return _error(401, "Authorization: a valid admin bearer token is required")
-    return None
-
-
 def routes(service: Service) -> list[web.RouteDef]:
     async def state(request: web.Request) -> web.Response:
-        refused = _authorized(request, service)
-        if refused is not None:
-            return refused
         paused = await service.engine.safety.paused()
         return web.json_response({"paused": bool(paused), "reason": paused})
 
     async def pause(request: web.Request) -> web.Response:
-        refused = _authorized(request, service)
-        if refused is not None:
-            return refused
         body: object = {}
         if request.can_read_body:
             try:
@@ -61,9 +42,6 @@ def routes(service: Service) -> list[web.RouteDef]:
         return await state(request)
 
     async def resume(request: web.Request) -> web.Response:
-        refused = _authorized(request, service)
-        if refused is not None:
-            return refused
         await service.engine.safety.resume()
         log.warning("automatic actions resumed", remote=request.remote)
         return await state(request)

@@ -7,11 +7,12 @@ import json
 
 from aiohttp import web
 
-from bot.alerts.intake import IntakeError, accept, check_bearer
+from bot.alerts.intake import IntakeError, accept
 from bot.app import Service
 from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.web.admin import routes as admin_routes
+from bot.web.auth import Guard, bearer_middleware
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)
@@ -26,7 +27,6 @@ async def post_alerts(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     metrics = service.metrics
     try:
-        check_bearer(request.headers.get("Authorization"), service.token)
         if service.stopping.is_set():
             raise IntakeError(503, "shutting_down", "shutting down; retry another replica")
         limit = service.settings.max_body_bytes
@@ -67,10 +67,6 @@ def _queued_body(alerts: int) -> bytes:
 
 async def get_incidents(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    try:
-        check_bearer(request.headers.get("Authorization"), service.token)
-    except IntakeError as exc:
-        return _error(401, exc.message)
     status_q = request.query.get("status")
     try:
         status = IncidentStatus(status_q) if status_q else None
@@ -83,10 +79,6 @@ async def get_incidents(request: web.Request) -> web.Response:
 
 async def get_incident(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    try:
-        check_bearer(request.headers.get("Authorization"), service.token)
-    except IntakeError as exc:
-        return _error(401, exc.message)
     incident = await service.store.get_incident(request.match_info["id"])
     if incident is None:
         return _error(404, f"no incident {request.match_info['id']}")
@@ -126,7 +118,36 @@ async def metrics(request: web.Request) -> web.Response:
 def create_app(service: Service, start_service: bool = True) -> web.Application:
     # client_max_size makes aiohttp refuse an oversized body while reading it,
     # so a chunked upload without Content-Length is bounded too.
-    app = web.Application(client_max_size=service.settings.max_body_bytes)
+    admin_token = service.settings.admin_token
+
+    def alert_refused(request: web.Request, reason: str) -> None:
+        service.metrics.rejected.labels("unauthorized").inc()
+        log.warning(
+            "notification refused",
+            status=401,
+            reason="unauthorized",
+            error=reason,
+            remote=request.remote,
+        )
+
+    def admin_refused(request: web.Request, reason: str) -> None:
+        log.warning("admin request refused", reason=reason, remote=request.remote)
+
+    guards = [
+        Guard("/alerts", lambda: service.token, refused=alert_refused),
+        Guard("/incidents", lambda: service.token),
+        Guard(
+            "/admin",
+            lambda: admin_token.get_secret_value() if admin_token else None,
+            disabled="admin API disabled: set HONUA_BOT_ADMIN_TOKEN to enable it",
+            refusal="Authorization: a valid admin bearer token is required",
+            refused=admin_refused,
+        ),
+    ]
+    app = web.Application(
+        client_max_size=service.settings.max_body_bytes,
+        middlewares=[bearer_middleware(guards)],
+    )
     app[SERVICE] = service
     app.router.add_post("/alerts", post_alerts)
     app.router.add_get("/incidents", get_incidents)

@@ -108,6 +108,7 @@ class EngineKit:
     rules_dir: Path
     config: RunnerConfig = field(default_factory=RunnerConfig)
     owner: str = "kit"
+    authorizers: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rules = load_rules(self.rules_dir, probes, registry)
@@ -123,7 +124,9 @@ class EngineKit:
             PipelineConfig(),
             owner=self.owner,
         )
-        self.engine = ActionEngine(self.pipeline, registry, Adapters(), self.config, self.owner)
+        self.engine = ActionEngine(
+            self.pipeline, registry, Adapters(), self.config, self.owner, self.authorizers
+        )
         self.requests = EngineRequests(self.pipeline, self.recorder, runner=self.engine)
 
     async def incident(self, fingerprint: str = "fp-0001", **labels: str) -> Incident:

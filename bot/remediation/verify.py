@@ -4,12 +4,12 @@ long enough, or until the deadline says it did not."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.adapters.errors import AdapterError
+from bot.polling import poll_until
 from bot.rules.cel import ConditionError
 from bot.rules.schema import Validation
 
@@ -63,7 +63,10 @@ async def verify(
     start = clock()
     deadline = start + max(v.within_seconds for v in validations)
     checks = [Check(v.expr) for v in validations]
-    while True:
+    now = start
+
+    async def held() -> bool:
+        nonlocal now
         now = clock()
         for v, check in zip(validations, checks, strict=True):
             try:
@@ -72,19 +75,19 @@ async def verify(
             except AdapterError as exc:
                 check.holds, check.error = False, str(exc)
             check.held_since = (check.held_since or now) if check.holds else None
-        if all(
+        return all(
             c.held_since is not None and now - c.held_since >= v.for_seconds
             for v, c in zip(validations, checks, strict=True)
-        ):
-            readings = "; ".join(c.text() for c in checks)
-            return VerificationResult(True, f"validation held: {readings}", checks, now - start)
-        if now >= deadline:
-            failing = [c for c in checks if not c.holds] or checks
-            readings = "; ".join(c.text() for c in failing)
-            return VerificationResult(
-                False,
-                f"validation did not hold within {deadline - start:g} s: {readings}",
-                checks,
-                now - start,
-            )
-        await asyncio.sleep(min(interval, max(deadline - clock(), 0.01)))
+        )
+
+    if await poll_until(held, deadline - start, interval, clock):
+        readings = "; ".join(c.text() for c in checks)
+        return VerificationResult(True, f"validation held: {readings}", checks, now - start)
+    failing = [c for c in checks if not c.holds] or checks
+    readings = "; ".join(c.text() for c in failing)
+    return VerificationResult(
+        False,
+        f"validation did not hold within {deadline - start:g} s: {readings}",
+        checks,
+        now - start,
+    )

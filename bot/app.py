@@ -181,8 +181,7 @@ class Service:
                 self.metrics.queue_depth.set(await self.store.queue_depth())
             except Exception as exc:
                 log.warning("queue depth unavailable", error=str(exc))
-            degraded = isinstance(self.store, ResilientStore) and self.store.degraded
-            self.metrics.degraded.set(1 if degraded else 0)
+            self.metrics.degraded.set(1 if self.store.degraded else 0)
             try:
                 await asyncio.wait_for(self.stopping.wait(), 2)
             except TimeoutError:

@@ -172,10 +172,6 @@ def options_of(rule: Rule | None, action: ProposedAction) -> ActionOptions:
     return ActionOptions(mode="manual", confirm=True)
 
 
-def degraded(store: Store) -> bool:
-    return bool(getattr(store, "degraded", False))  # only a ResilientStore degrades
-
-
 class KillSwitch:
     """Automatic runs stop when paused (configuration or ``honua-bot pause``), or
     while the store is degraded, or when the action needs several approvals."""
@@ -190,7 +186,7 @@ class KillSwitch:
         paused = await self.safety.paused()
         if paused:
             return refuse("paused", f"automatic actions are {paused}")
-        if degraded(self.store):
+        if self.store.degraded:
             return refuse("paused", DEGRADED)
         assert attempt.options is not None
         if attempt.options.approvals > 1:
@@ -213,7 +209,7 @@ class Approvals:
         needed = attempt.options.approvals
         if needed <= 1 or attempt.dry_run:
             return None
-        if degraded(self.store):
+        if self.store.degraded:
             return refuse("approvals", DEGRADED_APPROVALS)
         incident, action, who = attempt.incident, attempt.action, attempt.who
         owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"

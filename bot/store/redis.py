@@ -149,6 +149,8 @@ class _Batcher:
 
 
 class RedisStore:
+    degraded = False  # see Store.degraded
+
     def __init__(self, url: str) -> None:
         self.url = url
         options: dict[str, Any] = {

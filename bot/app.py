@@ -57,6 +57,7 @@ class Service:
             register_secret(secret.get_secret_value() if secret else None)
         s = self.settings = settings
         self.metrics = Metrics()
+        self.metrics.known_actions([entry.name for entry in actions])
         redis_url = s.redis_url.get_secret_value() if s.redis_url else None
         self.store = store or build_store(redis_url, s.memory_queue_size, s.redis_check_interval)
         self.adapters = Adapters.from_settings(s)
@@ -66,7 +67,14 @@ class Service:
 
         # notifiers: Slack when a bot token is set, beside the console (or given) one
         base: Notifier = notifier or (ConsoleNotifier() if s.console_notifier else FanOut([]))
-        self.slack = SlackIntegration(s, self.store, self.rulebook) if s.slack_bot_token else None
+        errors = self.metrics.slack_errors
+        self.slack = (
+            SlackIntegration(
+                s, self.store, self.rulebook, on_failure=lambda m: errors.labels(m).inc()
+            )
+            if s.slack_bot_token
+            else None
+        )
         self.notifier: Notifier = (
             FanOut([base, self.slack.notifier]) if self.slack is not None else base
         )
@@ -84,7 +92,7 @@ class Service:
             config.lock_lease,
         )
         self.engine = ActionEngine(
-            IncidentDesk(book, self.rulebook, self.notifier),
+            IncidentDesk(book, self.rulebook, self.notifier, self.metrics),
             actions,
             self.adapters,
             runner_config(s),

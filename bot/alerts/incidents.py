@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.metrics import Metrics
 from bot.models import Incident, IncidentStatus, Notifier
 from bot.polling import poll_until
 from bot.rules import RuleSet
@@ -75,6 +76,7 @@ class IncidentDesk:
     book: IncidentBook
     rules: Callable[[], RuleSet]
     notifier: Notifier
+    metrics: Metrics
 
     @property
     def store(self) -> Store:

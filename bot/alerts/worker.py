@@ -65,6 +65,7 @@ class Worker:
                     waits=waits,
                 )
                 await self.store.dead_letter(entry, f"failed {failures} times")
+                self.metrics.dead_letters.inc()
                 return True
         done = True
         failed = False

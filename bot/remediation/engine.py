@@ -69,7 +69,8 @@ class ActionEngine:
         self.audit = audit = AuditLog(store)
         self.records = records = RunRecorder(incidents, incidents.notifier)
         self._background: set[asyncio.Task[None]] = set()
-        verify_run = VerifyRun(adapters, safety, audit, records, config.verify_interval)
+        metrics = incidents.metrics
+        verify_run = VerifyRun(adapters, safety, audit, records, config.verify_interval, metrics)
         # the remediation path, top to bottom
         self.path: list[Stage] = [
             Authorize(incidents.rules, authorizers or {}),
@@ -81,7 +82,7 @@ class ActionEngine:
             DryRun(safety),
             TargetGates(safety, store, owner),
             Execute(safety, audit, records, config),
-            OfferUndo(safety, records),
+            OfferUndo(safety, records, metrics),
             Verify(records, adapters, verify_run, self._spawn),
         ]
 

@@ -14,6 +14,7 @@ from bot.actions.base import Outcome, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
 from bot.logs import get_logger
+from bot.metrics import Metrics
 from bot.remediation.attempt import Attempt, Halt
 from bot.remediation.audit import AuditLog
 from bot.remediation.config import RunnerConfig
@@ -106,16 +107,20 @@ class OfferUndo:
     once when the action failed, and again if its verification fails). A failure
     feeds the circuit breaker and ends the path."""
 
-    def __init__(self, safety: SafetyState, records: RunRecorder) -> None:
+    def __init__(self, safety: SafetyState, records: RunRecorder, metrics: Metrics) -> None:
         self.safety = safety
         self.records = records
+        self.metrics = metrics
 
     async def exec(self, attempt: Attempt) -> Halt | None:
         outcome, plan = attempt.outcome, attempt.plan
         assert outcome is not None and plan is not None
         if outcome.ok:
             return None
-        await self.safety.record_verification(attempt.action.type, plan.target, ok=False)
+        action_type = attempt.action.type
+        failures = await self.safety.record_verification(action_type, plan.target, ok=False)
+        if failures == self.safety.config.breaker_failures:
+            self.metrics.breaker_opened.labels(action_type).inc()  # it opened just now
         await self.records.finished(attempt.incident.id, attempt.run_id, "failed", outcome)
         message = f"{attempt.action.name} failed: {outcome.message}"
         return Halt(Decision(Verdict.REFUSED, message, gate="execution"))

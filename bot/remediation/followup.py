@@ -8,6 +8,7 @@ import asyncio
 from bot.actions.base import Plan
 from bot.adapters import Adapters
 from bot.logs import get_logger
+from bot.metrics import Metrics
 from bot.models import ProposedAction
 from bot.remediation.audit import AuditEntry, AuditLog, unfinished_runs
 from bot.remediation.run_records import RunRecorder
@@ -30,7 +31,9 @@ class VerifyRun:
         audit: AuditLog,
         records: RunRecorder,
         interval: float,
+        metrics: Metrics,
     ) -> None:
+        self.metrics = metrics
         self.adapters = adapters
         self.safety = safety
         self.audit = audit
@@ -81,6 +84,8 @@ async def _verify_run(
     failures = await v.safety.record_verification(action.type, plan.target, result.ok)
     event = "verified" if result.ok else "verification_failed"
     message = result.message
+    if not result.ok and failures == v.safety.config.breaker_failures:
+        v.metrics.breaker_opened.labels(action.type).inc()  # it opened just now
     if not result.ok and failures >= v.safety.config.breaker_failures:
         message += (
             f" — circuit breaker open for {action.type} on {plan.target} "

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from bot.metrics import Metrics
     from bot.models import Incident, Notifier, ProposedAction
     from bot.rules import RuleSet
     from bot.store import Store
@@ -89,7 +90,8 @@ class IncidentChanger(Protocol):
 
 class Incidents(IncidentChanger, Protocol):
     """What the remediation engine needs of the alert side (the pipeline has it):
-    the store, the current rules, the notifier, and changes under the lease."""
+    the store, the current rules, the notifier, the metrics, and changes under the
+    incident's lease."""
 
     @property
     def store(self) -> Store: ...
@@ -97,3 +99,5 @@ class Incidents(IncidentChanger, Protocol):
     def notifier(self) -> Notifier: ...
     @property
     def rules(self) -> Callable[[], RuleSet]: ...
+    @property
+    def metrics(self) -> Metrics: ...

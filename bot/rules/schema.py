@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.rules.cel import Condition
 from bot.rules.durations import Duration
 from bot.rules.matchers import Matcher, matches_all
 
 PROBE_OPTIONS = {"timeout"}
+SEVERITIES = ("P1", "P2", "P3", "P4")  # P1 most urgent; Slack routes by them
 ACTION_OPTIONS = {
     "mode",
     "confirm",
@@ -75,12 +76,19 @@ class ValidationDoc(_Strict):
 class RuleDoc(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     runbook: str = ""
-    severity: str = ""
+    severity: str = Field(default="", description="P1 (most urgent) to P4; empty: none")
     match: MatchDoc
     probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     diagnosis: list[ScenarioDoc] = Field(default_factory=list)
     actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     validation: list[ValidationDoc] = Field(default_factory=list)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value and value not in SEVERITIES:
+            raise ValueError(f"{value!r} is not a severity: use P1 (most urgent), P2, P3 or P4")
+        return value
 
 
 @dataclass(frozen=True)

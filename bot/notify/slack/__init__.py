@@ -34,7 +34,11 @@ SLACK_API_URL = "https://slack.com/api/"
 
 class SlackIntegration:
     def __init__(
-        self, settings: Settings, store: Store, rules: Callable[[], RuleSet] | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        rules: Callable[[], RuleSet] | None = None,
+        on_failure: Callable[[str], None] | None = None,
     ) -> None:
         if settings.slack_bot_token is None:
             raise ValueError("SlackIntegration needs HONUA_BOT_SLACK_BOT_TOKEN")
@@ -70,6 +74,8 @@ class SlackIntegration:
             ttl=settings.open_incident_ttl_seconds,
         )
         self.notifier = SlackNotifier(self.client, store, self.config)
+        if on_failure is not None:  # told each Web API method that failed (metrics)
+            self.notifier.on_failure = on_failure
         s = settings
         default = ClickPolicy.of(
             s.slack_allowed_users, s.slack_allowed_groups, s.slack_allowed_channels

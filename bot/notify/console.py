@@ -51,6 +51,9 @@ def render_incident(incident: Incident, event: Event) -> Panel:
             parts.append(Text(f"  → [{marker}] {action.name}: {action.description}"))
         for note in d.notes:
             parts.append(Text(f"  note: {note}", style="dim"))
+        if event is Event.RESOLVED and d.prevention:
+            parts.append(Text("prevention (from the runbook):", style="bold"))
+            parts.extend(Text(f"  [ ] {item}") for item in d.prevention)
     if incident.generator_url:
         parts.append(Text(f"source: {incident.generator_url}", style="dim"))
     style = "green" if event is Event.RESOLVED else "red"

@@ -4,6 +4,7 @@ report of runs a dead replica left without an outcome."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from bot.actions.base import Plan
 from bot.adapters import Adapters
@@ -13,6 +14,7 @@ from bot.models import ProposedAction
 from bot.remediation.audit import AuditEntry, AuditLog, unfinished_runs
 from bot.remediation.run_records import RunRecorder
 from bot.remediation.verify import verify
+from bot.remediation.verify_process import with_process_api
 from bot.rules.schema import Rule
 from bot.safety.state import SafetyState
 from bot.store import Store, keys
@@ -61,9 +63,10 @@ async def _verify_run(
     run_id: str,
     started: AuditEntry,
 ) -> None:
-    async def query(expr: str) -> list[float | None]:
+    async def prometheus(expr: str) -> list[Any]:
         return [s.value for s in await v.adapters.prometheus.query(expr)]
 
+    query = with_process_api(prometheus, lambda: v.adapters.process_api, plan.target)
     try:
         result = await verify(rule.validation, query, v.interval)
     except asyncio.CancelledError:

@@ -239,6 +239,7 @@ def compile_rule(
         scenarios=tuple(scenarios),
         actions=action_calls,
         validation=tuple(validations),
+        prevention=tuple(doc.prevention),
     )
     return rule, []
 

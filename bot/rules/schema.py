@@ -25,6 +25,7 @@ ACTION_OPTIONS = {
     "approvals",
     "description",
     "allowed",
+    "mitigation",
 }
 
 
@@ -54,6 +55,9 @@ class AllowedDoc(_Strict):
     users: list[str] = Field(default_factory=list)  # Slack user ids
     groups: list[str] = Field(default_factory=list)  # user-group handles
     channels: list[str] = Field(default_factory=list)  # channel ids or names
+    # the runbook's "Roles Required" (senior-devops, dba, …): each becomes the Slack user
+    # group HONUA_BOT_SLACK_ROLE_GROUPS maps it to; an unmapped role restricts nothing
+    roles: list[str] = Field(default_factory=list)
 
 
 class ActionOptions(_Strict):
@@ -64,6 +68,9 @@ class ActionOptions(_Strict):
     approvals: int = Field(default=1, ge=1)
     description: str = ""
     allowed: AllowedDoc | None = None  # overrides HONUA_BOT_SLACK_* permissions
+    # a temporary mitigation (concurrency cut, rate limit, provider swap, longer timeout):
+    # `honua-bot audit --mitigations` lists it until its undo runs
+    mitigation: bool = False
 
 
 class ValidationDoc(_Strict):
@@ -82,6 +89,8 @@ class RuleDoc(_Strict):
     diagnosis: list[ScenarioDoc] = Field(default_factory=list)
     actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     validation: list[ValidationDoc] = Field(default_factory=list)
+    # the runbook's Prevention items: the resolved message carries them as a checklist
+    prevention: list[str] = Field(default_factory=list)
 
     @field_validator("severity")
     @classmethod
@@ -137,6 +146,7 @@ class Rule:
     scenarios: tuple[Scenario, ...]
     actions: dict[str, ActionCall] = field(default_factory=dict)
     validation: tuple[Validation, ...] = ()
+    prevention: tuple[str, ...] = ()
 
     def matches(self, labels: dict[str, str]) -> bool:
         if self.alertnames and labels.get("alertname", "") not in self.alertnames:

@@ -89,7 +89,14 @@ class SlackIntegration:
                 "no HONUA_BOT_SLACK_ALLOWED_USERS/GROUPS/CHANNELS: anyone who sees a message "
                 "may press its buttons"
             )
-        self.authorizer = Authorizer(default, per_action, self.client, store, rules=rules)
+        self.authorizer = Authorizer(
+            default,
+            per_action,
+            self.client,
+            store,
+            rules=rules,
+            role_groups=s.slack_role_groups,
+        )
         # the remediation path's authorize stage, for actors from Slack
         self.action_authorizer = SlackActionAuthorizer(self.authorizer)
 

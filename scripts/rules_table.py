@@ -45,7 +45,7 @@ def cell(text: str) -> str:
 
 def action_text(call: ActionCall) -> str:
     o = call.options
-    notes = ["**auto**" if o.mode == "auto" else "manual"]
+    notes = [f"**{o.mode}**" if o.mode != "manual" else "manual"]
     if o.confirm or call.destructive:
         notes.append("confirm")
     if o.approvals > 1:

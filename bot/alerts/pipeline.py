@@ -31,6 +31,7 @@ from bot.alerts.stages import (
     OpenIncident,
     StartAuto,
 )
+from bot.audit import AuditLog
 from bot.metrics import Metrics
 from bot.models import Alert, Incident, IncidentStatus, Notifier
 from bot.registry import Registry
@@ -85,6 +86,7 @@ class Pipeline:
             config.lock_lease,
         )
         book = self.book
+        self.audit = audit = AuditLog(store)  # diagnosed / resolved: what `stats` counts
         self.diagnose = Diagnose(
             book,
             rules,
@@ -95,6 +97,7 @@ class Pipeline:
             metrics,
             config.probe_timeout,
             config.diagnosing_notice_after,
+            audit,
         )
         self.firing: list[AlertStage] = [
             Lease(book),
@@ -105,7 +108,7 @@ class Pipeline:
         ]
         self.resolved: list[AlertStage] = [
             Lease(book),
-            CloseIncident(book),
+            CloseIncident(book, audit),
             NotifyResolved(book, notifier),
         ]
 

@@ -15,13 +15,16 @@ import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol
 
 import structlog
 
 from bot.adapters import Adapters
 from bot.alerts.diagnose import alert_variables, classify, run_probes
+from bot.alerts.evidence import bound_findings
 from bot.alerts.incidents import IncidentBook
+from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.models import Alert, Event, Incident, IncidentStatus, Milestone, Notifier
@@ -117,7 +120,9 @@ class Diagnose:
         metrics: Metrics,
         probe_timeout: float,
         notice_after: float,
+        audit: AuditLog,
     ) -> None:
+        self.audit = audit
         self.book = book
         self.rules = rules
         self.probes = probes
@@ -162,6 +167,7 @@ class Diagnose:
                     rule, self.probes, ctx, self.probe_timeout, variables, self._observe
                 )
             incident.diagnosis = classify(rule, findings, variables, self.actions)
+            bound_findings(incident.diagnosis)  # kept for `rules replay`, bounded
             if count:
                 self.metrics.incidents.labels(
                     incident.rule or "", incident.diagnosis.scenario
@@ -172,6 +178,18 @@ class Diagnose:
                 failed_probes=[f.probe for f in incident.diagnosis.failed_probes],
             )
         await self.book.save(incident)
+        d = incident.diagnosis
+        await self.audit.record(  # what `honua-bot stats` counts
+            AuditEntry(
+                event="diagnosed",
+                incident=incident.id,
+                rule=incident.rule or "",
+                scenario=d.scenario,
+                alert_at=incident.starts_at.isoformat(),
+                plan=[f"{a.name} ({a.mode})" for a in d.actions],
+                message=d.summary[:300],
+            )
+        )
 
     def _observe(self, probe: str, outcome: str, seconds: float) -> None:
         self.metrics.probe_seconds.labels(probe, outcome).observe(seconds)
@@ -198,7 +216,7 @@ AutoStart = Callable[[Incident], None]  # start its mode: auto actions in the ba
 
 
 class StartAuto:
-    """Start the ``mode: auto`` actions, once per incident even if redelivered,
+    """Start the ``mode: auto`` (and ``shadow``) actions, once per incident even if redelivered,
     after the lease is released (the engine takes the incident's lease itself)."""
 
     def __init__(self, book: IncidentBook, starter: Callable[[], AutoStart | None]) -> None:
@@ -210,7 +228,7 @@ class StartAuto:
         assert incident is not None
         d = incident.diagnosis
         if incident.reached(Milestone.AUTO_STARTED) or not (
-            d and any(a.mode == "auto" for a in d.actions)
+            d and any(a.mode in ("auto", "shadow") for a in d.actions)
         ):
             return True
         incident.mark(Milestone.AUTO_STARTED)
@@ -225,8 +243,9 @@ class CloseIncident:
     """Mark the incident resolved; a resolved alert never seen firing (lost or
     reordered) is recorded closed so a late firing copy does not open it again."""
 
-    def __init__(self, book: IncidentBook) -> None:
+    def __init__(self, book: IncidentBook, audit: AuditLog) -> None:
         self.book = book
+        self.audit = audit
 
     async def exec(self, work: AlertWork) -> bool:
         alert = work.alert
@@ -246,6 +265,16 @@ class CloseIncident:
             incident.ends_at = alert.ends_at
             await self.book.save(incident)
             log.info("incident resolved")
+            lasted = (incident.ends_at or datetime.now(UTC)) - incident.starts_at
+            await self.audit.record(
+                AuditEntry(
+                    event="resolved",
+                    incident=incident.id,
+                    rule=incident.rule or "",
+                    alert_at=incident.starts_at.isoformat(),
+                    duration_ms=round(lasted.total_seconds() * 1000, 1),
+                )
+            )
         return True
 
 

@@ -179,11 +179,10 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         for i, step in enumerate(item.get("steps", []), 1):
             console.print(escape(f"  step {i}: {step}"))
         for a in item["actions"]:
-            how = (
-                "would AUTO-RUN (through the safety gates)"
-                if a["mode"] == "auto"
-                else "would propose (button)"
-            )
+            how = {
+                "auto": "would AUTO-RUN (through the safety gates)",
+                "shadow": "would SHADOW-RUN (plan and gates, recorded, not run; button)",
+            }.get(a["mode"], "would propose (button)")
             console.print(escape(f"  action {a['name']} [{a['type']}]: {how} — {a['description']}"))
             if "run_params" in a:
                 console.print(

@@ -324,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the fixture manifests (cases.yaml) instead of one alert; exit 1 on any failure",
     )
     test.set_defaults(func=cmd_rules_test)
+    from bot.cli.tuning import add_replay
 
+    add_replay(rules, _settings)  # rules replay
     lst = sub.add_parser("list", help="list registered probes or actions and their params")
     lst.add_argument("kind", choices=["probes", "actions"])
     lst.add_argument("--json", action="store_true")
@@ -339,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli.ops import add_commands
 
     add_commands(sub, _settings)
+    from bot.cli.tuning import add_commands as add_tuning_commands
+
+    add_tuning_commands(sub, _settings)  # stats, timeline
     return parser
 
 

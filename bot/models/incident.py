@@ -30,6 +30,7 @@ class Finding(BaseModel):
     error: str | None = None
     configured: bool = True  # False: the target is not set up here, so silence is not evidence
     duration_ms: float = 0.0
+    truncated: bool = False  # data trimmed to the stored bound (bot/engine/evidence.py)
 
     def as_cel_value(self) -> dict[str, Any]:
         """The value a rule's CEL condition and templates see under the probe's name."""
@@ -46,7 +47,7 @@ class ProposedAction(BaseModel):
     name: str
     type: str
     params: dict[str, Any] = Field(default_factory=dict)
-    mode: Literal["manual", "auto"] = "manual"
+    mode: Literal["manual", "auto", "shadow"] = "manual"
     confirm: bool = False
     description: str = ""
     destructive: bool = False

@@ -47,7 +47,7 @@ def render_incident(incident: Incident, event: Event) -> Panel:
         for i, step in enumerate(d.steps, 1):
             parts.append(Text(f"  {i}. [manual] {step}"))
         for action in d.actions:
-            marker = "auto" if action.mode == "auto" else "button"
+            marker = action.mode if action.mode in ("auto", "shadow") else "button"
             parts.append(Text(f"  → [{marker}] {action.name}: {action.description}"))
         for note in d.notes:
             parts.append(Text(f"  note: {note}", style="dim"))

@@ -8,7 +8,7 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.remediation.audit import AuditEntry
+from bot.audit import AuditEntry
 from bot.remediation.requests import Actor, Decision, Verdict, actor_ref
 
 if TYPE_CHECKING:
@@ -56,6 +56,7 @@ class Attempt:
             action=self.action.name,
             type=self.action.type,
             actor=self.who,
+            channel=self.actor.channel,
         )
 
 

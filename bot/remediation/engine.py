@@ -4,7 +4,7 @@ which reads like the runbook discipline::
 
     stale (at the door: incident_requests) ▶ authorize ▶ params ▶ kill switch
     ▶ approvals ▶ once-only lock ▶ plan ▶ dry run ▶ target gates (cooldown, hourly
-    caps, breaker) ▶ execute ▶ offer undo ▶ verify (background)
+    caps, breaker) ▶ shadow ▶ execute ▶ offer undo ▶ verify (background)
 
 A stage passes (None) or halts with a :class:`~bot.remediation.attempt.Halt`; the
 loop in :meth:`ActionEngine.run` audits a refusal once, gives a refused click its
@@ -21,16 +21,17 @@ from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from bot.adapters import Adapters
+from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.models import Incident, ProposedAction
 from bot.registry import Registry
 from bot.remediation.attempt import Attempt, Halt, Stage, refuse
-from bot.remediation.audit import AuditEntry, AuditLog
 from bot.remediation.config import RunnerConfig
 from bot.remediation.execution import Execute, OfferUndo, Verify
 from bot.remediation.followup import VerifyRun, recover_interrupted
 from bot.remediation.requests import Actor, Decision, Incidents, Verdict
 from bot.remediation.run_records import RunRecorder
+from bot.remediation.shadow import Shadow
 from bot.remediation.stages import (
     UNDO,
     ActionAuthorizer,
@@ -81,6 +82,7 @@ class ActionEngine:
             PlanIt(adapters, store, config),
             DryRun(safety),
             TargetGates(safety, store, owner),
+            Shadow(records),  # a shadowed automatic start stops here: it would have run
             Execute(safety, audit, records, config),
             OfferUndo(safety, records, metrics),
             Verify(records, adapters, verify_run, self._spawn),
@@ -97,6 +99,8 @@ class ActionEngine:
     ) -> Decision:
         """Walk the path for an action that passed the staleness check."""
         attempt = Attempt(incident, action, actor, nonce, dry_run)
+        if not dry_run:  # every click, CLI request and automatic start: `stats` counts them
+            await self.audit.record(attempt.audit_base())
         try:
             async with attempt.held:  # the leases the stages took
                 halt = await self._walk(attempt)
@@ -134,7 +138,7 @@ class ActionEngine:
         update: dict[str, Any] = {"event": halt.event, "message": halt.decision.message}
         if halt.event == "refused":
             update["gate"] = halt.decision.gate
-        if attempt.plan is not None and halt.event in ("refused", "dry_run"):
+        if attempt.plan is not None and halt.event in ("refused", "dry_run", "would_have_run"):
             update.update({"target": attempt.plan.target, "plan": attempt.plan.lines()})
         await self.audit.record(attempt.audit_base().model_copy(update=update))
 
@@ -158,11 +162,12 @@ class ActionEngine:
 
     # auto mode and crash recovery ----------------------------------------------------
     def run_auto(self, incident: Incident) -> None:
-        """Start the diagnosis's ``mode: auto`` actions in the background (the alert
-        path's last stage calls this, with the incident it just diagnosed)."""
+        """Start the diagnosis's ``mode: auto`` (and ``shadow``) actions in the
+        background (the alert path's last stage calls this, with the incident it
+        just diagnosed)."""
         d = incident.diagnosis
         for action in d.actions if d else []:
-            if action.mode == "auto":
+            if action.mode in ("auto", "shadow"):
                 self._spawn(self._auto(incident, action))
 
     async def _auto(self, incident: Incident, action: ProposedAction) -> None:
@@ -178,7 +183,8 @@ class ActionEngine:
         if decision.verdict is Verdict.REFUSED and decision.gate not in ("", "execution"):
             await self.records.note(
                 incident.id,
-                f"automatic `{action.name}` not run (gate {decision.gate}): {decision.message}",
+                f"{'shadow' if action.mode == 'shadow' else 'automatic'} `{action.name}` "
+                f"not run (gate {decision.gate}): {decision.message}",
                 "auto",
             )
 

@@ -13,10 +13,10 @@ from typing import Any
 from bot.actions.base import Outcome, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
+from bot.audit import AuditLog
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.remediation.attempt import Attempt, Halt
-from bot.remediation.audit import AuditLog
 from bot.remediation.config import RunnerConfig
 from bot.remediation.followup import VerifyRun
 from bot.remediation.requests import Decision, Verdict

@@ -8,10 +8,10 @@ from typing import Any
 
 from bot.actions.base import Plan
 from bot.adapters import Adapters
+from bot.audit import AuditEntry, AuditLog, unfinished_runs
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.models import ProposedAction
-from bot.remediation.audit import AuditEntry, AuditLog, unfinished_runs
 from bot.remediation.run_records import RunRecorder
 from bot.remediation.verify import verify
 from bot.remediation.verify_process import with_process_api

@@ -13,6 +13,7 @@ from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.web.admin import routes as admin_routes
 from bot.web.auth import Guard, bearer_middleware
+from bot.web.timeline import routes as timeline_routes
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)
@@ -156,6 +157,7 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     app.router.add_routes(admin_routes(service))
+    app.router.add_routes(timeline_routes(service))
     if service.slack_app is not None:
         service.slack_app.mount(app)  # POST /slack/events
     if start_service:

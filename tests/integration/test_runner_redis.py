@@ -166,8 +166,10 @@ async def test_cli_act_audit_pause_resume_against_a_served_bot(
             _cli, redis_url, rules, "audit", "--incident", incident_id, "--json"
         )
         lines = [json.loads(x) for x in audit.stdout.splitlines()]
-        assert [(x["event"], x["actor"]) for x in lines] == [
+        assert [(x["event"], x.get("actor")) for x in lines] == [
+            ("diagnosed", None),
             ("dry_run", "cli:alice"),
+            ("requested", "cli:alice"),
             ("started", "cli:alice"),
             ("failed", "cli:alice"),
         ]

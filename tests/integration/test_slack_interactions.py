@@ -297,8 +297,13 @@ async def test_an_action_whose_target_is_not_configured_is_refused_and_not_run(
         assert incident is not None and incident.runs == []
         audit = await h.service.engine.audit.read("1h", incident=incident.id)
         assert [(e.event, e.gate, e.actor) for e in audit] == [
-            ("refused", "target", "slack:U0ALICE")
+            ("diagnosed", "", ""),
+            ("requested", "", "slack:U0ALICE"),
+            ("refused", "target", "slack:U0ALICE"),
         ]
+        assert (
+            audit[1].channel and audit[1].channel == message.channel
+        )  # the timeline says where the click came from
 
 
 class SlowRunner:

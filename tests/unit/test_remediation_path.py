@@ -43,8 +43,9 @@ async def test_a_slack_actor_is_authorized_by_the_engine_itself(tmp_path: Path) 
     assert refused.message == "not authorized: only <@U0ALICE> may do this"
     assert EFFECTS == {}
     audit = await k.engine.audit.read("1h", incident=incident.id)
-    assert [(e.event, e.gate, e.actor, e.action) for e in audit] == [
-        ("refused", "authorization", "slack:U0EVE", "touch")
+    assert [(e.event, e.gate, e.actor, e.action) for e in audit if e.actor] == [
+        ("requested", "", "slack:U0EVE", "touch"),
+        ("refused", "authorization", "slack:U0EVE", "touch"),
     ]
     # the refused click did not use up the button: Alice's press of it runs
     alice = Actor(id="U0ALICE", source="slack")
@@ -73,6 +74,7 @@ def test_the_path_reads_like_the_runbook_discipline(tmp_path: Path) -> None:
         "PlanIt",
         "DryRun",
         "TargetGates",
+        "Shadow",
         "Execute",
         "OfferUndo",
         "Verify",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.audit import AuditEntry
 from bot.models import ProposedAction
-from bot.remediation.audit import AuditEntry
 from bot.remediation.config import RunnerConfig
 from bot.remediation.requests import Actor, Verdict
 from bot.safety.state import Approval, GateConfig, cooldown_remaining, valid_approvals
@@ -52,7 +52,7 @@ async def test_a_click_runs_the_action_records_it_and_audits_every_step(tmp_path
         "description": "untouch",
     }
     events = [e.event for e in await k.engine.audit.read("1h", incident=incident.id)]
-    assert events == ["started", "succeeded"]
+    assert events == ["diagnosed", "requested", "started", "succeeded"]
     assert any("running `touch`" in a.text for a in stored.activity)
 
 
@@ -210,7 +210,7 @@ async def test_dry_run_changes_nothing_and_shows_the_plan(tmp_path: Path) -> Non
     assert EFFECTS == {}
     assert (await k.act(incident.id, "touch")).verdict is Verdict.DONE  # no cooldown from a preview
     events = [e.event for e in await k.engine.audit.read("1h")]
-    assert events == ["dry_run", "started", "succeeded"]
+    assert events == ["diagnosed", "dry_run", "requested", "started", "succeeded"]
 
 
 async def test_params_are_templated_from_the_alert(tmp_path: Path) -> None:

@@ -30,13 +30,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerts.emergency import BadProcessId, raise_emergency
 from bot.alerts.intake import IntakeError
+from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.notify.slack.auth import Authorizer
 from bot.notify.slack.notifier import SlackNotifier
 from bot.notify.slack.render import SILENCES, ButtonKind, Message, esc, render_status
 from bot.notify.slack.state import ButtonRef
-from bot.remediation.audit import AuditEntry, AuditLog
 from bot.remediation.requests import Actor, Decision, IncidentRequests, Verdict
 from bot.store import Store, keys
 

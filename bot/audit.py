@@ -20,7 +20,8 @@ log = get_logger("audit")
 
 class AuditEntry(BaseModel):
     event: str  # requested | refused | needs_approval | duplicate | dry_run | started |
-    #             succeeded | failed | verified | verification_failed | outcome_unknown
+    #             succeeded | failed | verified | verification_failed | outcome_unknown |
+    #             would_have_run (shadow) | diagnosed | resolved (the incident's life)
     incident: str = ""
     rule: str = ""
     action: str = ""
@@ -32,6 +33,9 @@ class AuditEntry(BaseModel):
     target: str = ""
     plan: list[str] = Field(default_factory=list)
     duration_ms: float | None = None
+    channel: str = ""  # where a person asked (Slack channel id), when known
+    scenario: str = ""  # diagnosed: the scenario named
+    alert_at: str = ""  # diagnosed / resolved: the alert's startsAt (ISO 8601)
     id: str = ""  # the stream id, set when read
 
     @property
@@ -57,6 +61,7 @@ class AuditEntry(BaseModel):
         parts.append(f"incident={self.incident}" if self.incident else "")
         parts.append(f"by={self.actor}" if self.actor else "")
         parts.append(f"gate={self.gate}" if self.gate else "")
+        parts.append(f"scenario={self.scenario}" if self.scenario else "")
         parts.append(f"target={self.target}" if self.target else "")
         if self.duration_ms is not None:
             parts.append(f"{self.duration_ms:.0f}ms")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import bot.actions
 import bot.probes  # noqa: F401  (fills the registries)
-from bot.engine.cases import Case, read_manifest
-from bot.engine.diagnose import alert_variables, classify
-from bot.engine.explain import read_alerts, read_recorded, recorded_findings
+from bot.alerts.diagnose import alert_variables, classify
+from bot.cli.cases import Case, read_manifest
+from bot.cli.explain import read_alerts, read_recorded, recorded_findings
 from bot.models import Diagnosis, Incident
 from bot.notify.slack.render import Message, button_specs, lifecycle, render_incident
 from bot.registry import actions, probes

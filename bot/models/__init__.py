@@ -1,6 +1,8 @@
-"""Pydantic models shared by every layer. Imports nothing else from bot."""
+"""Models shared by every layer (pydantic), and the events the core emits through
+the :class:`Notifier` protocol. Imports nothing else from bot."""
 
 from bot.models.alertmanager import Alert, WebhookMessage
+from bot.models.events import Event, Notifier
 from bot.models.incident import (
     ActionRun,
     Activity,
@@ -9,6 +11,7 @@ from bot.models.incident import (
     Finding,
     Incident,
     IncidentStatus,
+    Milestone,
     ProposedAction,
     ScenarioCheck,
     Unchecked,
@@ -19,10 +22,13 @@ __all__ = [
     "Activity",
     "Alert",
     "Diagnosis",
+    "Event",
     "Fact",
     "Finding",
     "Incident",
     "IncidentStatus",
+    "Milestone",
+    "Notifier",
     "ProposedAction",
     "ScenarioCheck",
     "Unchecked",

@@ -7,19 +7,10 @@ from typing import Any
 from jinja2 import ChainableUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.durations import spoken
 
-def duration(seconds: Any) -> str:
-    """``{{ age | duration }}``: an age as people say it (``25 minutes``,
-    ``3.5 hours``, ``3 days``); ``?`` when the probe gave no number."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        return "?"
-    minutes = round(seconds / 60)
-    if seconds < 7200:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    for unit, size, limit in (("hours", 3600, 172800), ("days", 86400, float("inf"))):
-        if seconds < limit:
-            return f"{round(seconds / size, 1):g} {unit}"
-    return "?"  # unreachable: the last limit is infinite
+# ``{{ age | duration }}``: an age as people say it (``25 minutes``, ``3 days``)
+duration = spoken
 
 
 def size(count: Any) -> str:

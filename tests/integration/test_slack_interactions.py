@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bot import logs
-from bot.engine.requests import Actor, Decision, Verdict
 from bot.models import Incident, ProposedAction
+from bot.remediation.requests import Actor, Decision, Verdict
 from tests.fakes.slack_api import FakeSlack, Posted, block_actions, interaction_body, sign
 from tests.helpers import BotHarness, wait_for
 from tests.integration.slack_support import (

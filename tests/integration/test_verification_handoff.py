@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 
 from bot.adapters.prometheus import PrometheusClient
-from bot.engine import handoff
-from bot.engine.requests import Verdict
-from bot.engine.runner_config import RunnerConfig
+from bot.remediation import handoff
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Verdict
 from bot.store import RedisStore
 from tests.helpers import wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule

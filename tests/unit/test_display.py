@@ -10,7 +10,7 @@ import json
 import pytest
 from ruamel.yaml import YAML
 
-from bot.engine.cases import Case, run_case
+from bot.cli.cases import Case, run_case
 from bot.registry import actions, probes
 from bot.rules import RuleLoadError, RuleSet
 from bot.rules.loader import compile_rule

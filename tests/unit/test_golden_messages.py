@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.engine.cases import Case
+from bot.cli.cases import Case
 from bot.rules import RuleSet
 from tests.fakes.slack_api import _check_blocks
 from tests.message_support import CASES, REPO, case_named, message_for, ruleset

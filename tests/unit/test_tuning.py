@@ -9,9 +9,9 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.engine.audit import AuditEntry
-from bot.engine.evidence import MAX_FINDING_BYTES, bound_findings, bounded
-from bot.engine.service import load_builtins
+from bot.alerts.evidence import MAX_FINDING_BYTES, bound_findings, bounded
+from bot.app import load_builtins
+from bot.audit import AuditEntry
 from bot.models import Activity, Diagnosis, Finding, Incident, ProposedAction
 from bot.notify.slack.render import lifecycle, render_incident
 from bot.registry import actions, probes

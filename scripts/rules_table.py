@@ -118,7 +118,7 @@ def replace_block(text: str, table: str) -> str:
 
 
 def load(rules: Path) -> RuleSet:
-    from bot.engine.service import load_builtins
+    from bot.app import load_builtins
     from bot.registry import actions, probes
     from bot.rules import load_rules
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from bot.models.alertmanager import Alert
+
+# NotConfigured's wording (bot/adapters/errors.py): "<target> is not configured (set <SETTING>)"
+_NOT_CONFIGURED = re.compile(r"^(?P<what>.+?) is not configured \(set (?P<setting>.+)\)$")
 
 
 def utcnow() -> datetime:
@@ -51,6 +55,40 @@ class ProposedAction(BaseModel):
     confirm: bool = False
     description: str = ""
     destructive: bool = False
+    label: str = ""  # the button's text (the rule's, else from the description)
+    approvals: int = 1  # people who must press it before it runs
+    change: str = ""  # what it would change now, from a dry-run plan (bot/engine/preview.py)
+
+
+class Fact(BaseModel):
+    """One finding as people read it: ``Failure rate`` · ``14.0 %`` · ``alert at 10 %``."""
+
+    probe: str
+    label: str
+    text: str
+    threshold: str = ""
+
+
+class ScenarioCheck(BaseModel):
+    """Why a scenario was (not) chosen: each clause of its condition with the values
+    it read, e.g. ``llm_rate_limit.value > 0.0`` with ``llm_rate_limit.value = 0.097``."""
+
+    scenario: str
+    held: bool
+    clauses: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        if self.held:
+            return f"{' and '.join(self.clauses) or 'its condition held'} → {self.scenario}"
+        return f"{self.scenario}: {'; '.join(self.clauses) or 'its condition did not hold'}"
+
+
+class Unchecked(BaseModel):
+    """A probe that could not run here and the setting that would enable it."""
+
+    probe: str
+    what: str  # "kubernetes"
+    setting: str  # "HONUA_BOT_KUBECONFIG or HONUA_BOT_KUBERNETES_HOST"
 
 
 class Diagnosis(BaseModel):
@@ -61,12 +99,37 @@ class Diagnosis(BaseModel):
     actions: list[ProposedAction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)  # manual checklist, values filled in
+    facts: list[Fact] = Field(default_factory=list)  # the rule's display of the findings
+    why: list[ScenarioCheck] = Field(default_factory=list)  # earlier scenarios, then the chosen
+    priority: str = ""  # the rule's P-level
+    runbook: str = ""
+    runbook_url: str = ""
+    checklist: list[str] = Field(default_factory=list)  # runbook diagnosis steps (unclassified)
+    graph_expr: str = ""  # the rule's first PromQL, graphed when the alert gives none
     prevention: list[str] = Field(default_factory=list)  # the runbook's, for the resolved message
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property
     def failed_probes(self) -> list[Finding]:
         return [f for f in self.findings.values() if not f.ok]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unchecked(self) -> list[Unchecked]:
+        """Probes not run because their target is not set up here, with the setting
+        that would enable them (never also listed as failed)."""
+        out = []
+        for f in self.findings.values():
+            if f.ok or f.configured:
+                continue
+            m = _NOT_CONFIGURED.match(f.error or "")
+            what, setting = (m["what"], m["setting"]) if m else (f.type.split(".")[0], "")
+            out.append(Unchecked(probe=f.probe, what=what, setting=setting))
+        return out
+
+    @property
+    def chosen(self) -> ScenarioCheck | None:
+        return next((c for c in self.why if c.held), None)
 
 
 class ActionRun(BaseModel):
@@ -83,6 +146,8 @@ class ActionRun(BaseModel):
     run_id: str = ""
     target: str = ""
     undo: dict[str, Any] | None = None  # {"type", "params", "description"} when reversible
+    # the validation as last polled, one line each: "`expr` = 3.2 (target value < 5.0): held 4 of 10 min"
+    progress: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 
@@ -93,6 +158,15 @@ class Activity(BaseModel):
     text: str
     actor: str = ""  # same form as ActionRun.actor
     at: datetime = Field(default_factory=utcnow)
+
+
+class Milestone(StrEnum):
+    """What the alert path has done for an incident, once each (a redelivered or
+    re-sent alert finds it recorded and does not do it again)."""
+
+    DIAGNOSED = "diagnosed"  # the diagnosed message was delivered
+    RESOLVED = "resolved"  # the resolved message was delivered
+    AUTO_STARTED = "auto-started"  # its mode: auto actions were started
 
 
 class Incident(BaseModel):
@@ -110,7 +184,8 @@ class Incident(BaseModel):
     rule: str | None = None
     severity: str = ""
     diagnosis: Diagnosis | None = None
-    notified: list[str] = Field(default_factory=list)
+    # ordered, each at most once (see :meth:`reached` / :meth:`mark`)
+    notified: list[Milestone] = Field(default_factory=list)
     resolved_before_firing: bool = False
     # what people (or the engine) did about it; notifiers render these
     acknowledged_by: str = ""
@@ -134,6 +209,13 @@ class Incident(BaseModel):
             external_url=external_url,
             severity=alert.labels.get("severity", ""),
         )
+
+    def reached(self, milestone: Milestone) -> bool:
+        return milestone in self.notified
+
+    def mark(self, milestone: Milestone) -> None:
+        if milestone not in self.notified:
+            self.notified.append(milestone)
 
     @property
     def log_context(self) -> dict[str, str]:

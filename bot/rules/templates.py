@@ -4,26 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError
+from jinja2 import ChainableUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 
+from bot.durations import spoken
 
-def duration(seconds: Any) -> str:
-    """``{{ age | duration }}``: an age as people say it (``25 minutes``,
-    ``3.5 hours``, ``3 days``); ``?`` when the probe gave no number."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+# ``{{ age | duration }}``: an age as people say it (``25 minutes``, ``3 days``)
+duration = spoken
+
+
+def size(count: Any) -> str:
+    """``{{ used_memory | size }}``: bytes as people say them (``1.4 GiB``)."""
+    if isinstance(count, bool) or not isinstance(count, int | float):
         return "?"
-    minutes = round(seconds / 60)
-    if seconds < 7200:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    for unit, size, limit in (("hours", 3600, 172800), ("days", 86400, float("inf"))):
-        if seconds < limit:
-            return f"{round(seconds / size, 1):g} {unit}"
-    return "?"  # unreachable: the last limit is infinite
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return "?"  # unreachable
 
 
 _env = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
 _env.filters["duration"] = duration
+_env.filters["size"] = size
 
 
 def check(source: str) -> str | None:
@@ -33,6 +37,11 @@ def check(source: str) -> str | None:
     except TemplateError as exc:
         return str(exc)
     return None
+
+
+def undeclared(source: str) -> set[str]:
+    """The top-level names a (valid) template reads from its variables."""
+    return set(meta.find_undeclared_variables(_env.parse(source)))
 
 
 def render(source: str, variables: dict[str, Any]) -> str:

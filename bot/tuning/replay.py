@@ -1,7 +1,7 @@
 """``honua-bot rules replay``: what a rule change would have done to past incidents.
 
 Each recorded incident keeps its alert and the probe results of its diagnosis
-(bounded, see :mod:`bot.engine.evidence`). Replay re-classifies them under two
+(bounded, see :mod:`bot.alerts.evidence`). Replay re-classifies them under two
 rule sets, the live one and a candidate, with the same pure :func:`classify` the
 pipeline uses: no probe runs and no action is taken. A probe a rule asks for
 that was not recorded counts as failed, and the replay says so.
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.engine.diagnose import UNCLASSIFIED, alert_variables, classify
+from bot.alerts.diagnose import UNCLASSIFIED, alert_variables, classify
 from bot.models import Diagnosis, Finding, Incident
 from bot.registry import Registry
 from bot.rules import RuleSet, templates

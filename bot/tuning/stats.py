@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.engine.audit import AuditEntry
+from bot.audit import AuditEntry
 
 UNDO = "undo-"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.engine.audit import AuditEntry, AuditLog
+from bot.audit import AuditEntry, AuditLog
 from bot.models import Finding, Incident
 from bot.store.base import Store
 

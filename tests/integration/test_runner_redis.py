@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.requests import Actor, Verdict
-from bot.engine.runner_config import RunnerConfig
-from bot.engine.safety import GateConfig
 from bot.models import ProposedAction
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Actor, Verdict
+from bot.safety.state import GateConfig
 from bot.store import RedisStore
 from tests.helpers import REPO, BotHarness, alert, notification, wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.requests import Actor, Verdict
 from bot.models import Alert, Incident
+from bot.remediation.requests import Actor, Verdict
 from bot.tuning import stats
 from tests.fakes.kube_api import FakeKube, KubeFakeServer, seed_honua
 from tests.helpers import BotHarness, alert, notification, wait_for

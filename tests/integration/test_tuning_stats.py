@@ -16,9 +16,9 @@ import pytest
 from aiohttp import web
 
 from bot.adapters.prometheus import PrometheusClient
-from bot.engine.requests import Verdict
-from bot.engine.runner_config import RunnerConfig
 from bot.models import Alert
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Verdict
 from bot.store import RedisStore
 from bot.tuning import stats, timeline
 from tests.fakes.server import ThreadedServer

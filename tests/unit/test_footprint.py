@@ -28,7 +28,7 @@ def loaded_after(code: str) -> dict[str, bool]:
 def test_zero_config_service_with_the_bundled_rules_loads_no_target_client() -> None:
     loaded = loaded_after(
         "from bot.config import Settings\n"
-        "from bot.engine.service import Service\n"
+        "from bot.app import Service\n"
         "service = Service(Settings(_env_file=None))\n"
         "assert service.rulebook.reload() and service.rulebook().rules  # with CEL conditions"
     )
@@ -49,7 +49,7 @@ def test_offline_cli_commands_load_no_target_client() -> None:
 def test_slack_is_loaded_when_configured() -> None:
     loaded = loaded_after(
         "from bot.config import Settings\n"
-        "from bot.engine.service import Service\n"
+        "from bot.app import Service\n"
         "Service(Settings(_env_file=None, slack_bot_token='xoxb-x', slack_channel='#c'))"
     )
     assert loaded["slack_sdk"] and loaded["slack_bolt"]

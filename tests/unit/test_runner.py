@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.audit import AuditEntry
-from bot.engine.requests import Actor, Verdict
-from bot.engine.runner_config import RunnerConfig
-from bot.engine.safety import Approval, GateConfig, cooldown_remaining, valid_approvals
+from bot.audit import AuditEntry
 from bot.models import ProposedAction
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Actor, Verdict
+from bot.safety.state import Approval, GateConfig, cooldown_remaining, valid_approvals
 from bot.store import MemoryStore
 from tests.helpers import wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule
@@ -190,7 +190,7 @@ async def test_failed_runs_open_the_breaker_for_auto_mode_only(tmp_path: Path) -
     auto = await k.engine.run(incident, broken, Actor(id="auto", source="auto"))
     assert auto.gate == "circuit_breaker" and "a human must decide" in auto.message
     # the chart's HonuaBotBreakerOpen alert: counted once, when it opened
-    opened = k.engine.pipeline.metrics.breaker_opened.labels("test.touch")
+    opened = k.pipeline.metrics.breaker_opened.labels("test.touch")
     assert opened._value.get() == 1
     human = await k.act(incident.id, "broken", who="carol")
     assert human.gate == "execution"  # a person may still try

@@ -9,9 +9,9 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.engine.audit import AuditEntry
-from bot.engine.evidence import MAX_FINDING_BYTES, bound_findings, bounded
-from bot.engine.service import load_builtins
+from bot.alerts.evidence import MAX_FINDING_BYTES, bound_findings, bounded
+from bot.app import load_builtins
+from bot.audit import AuditEntry
 from bot.models import Activity, Diagnosis, Finding, Incident, ProposedAction
 from bot.notify.slack.render import lifecycle, render_incident
 from bot.registry import actions, probes
@@ -110,5 +110,5 @@ def test_a_shadow_action_keeps_its_button_and_is_labelled() -> None:
     lc = lifecycle(incident, None)
     message = render_incident(incident, lc, {"action:restart": "ref-0123456789abcdef"})
     text = json.dumps(message.blocks)
-    assert "Shadow mode (gates and plan checked, recorded, not run): `restart`" in text
+    assert "Shadow mode (gates and plan checked, recorded, not run): *restart*" in text
     assert '"action_id": "honua:action:restart"' in text  # a person may still run it

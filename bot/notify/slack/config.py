@@ -18,6 +18,7 @@ class SlackConfig:
     post_interval: float = 1.0  # Slack calls per channel: at most one per this many seconds
     retry_seconds: float = 10.0  # how long one call is retried before the sender backs off
     ttl: float = 30 * 86400  # how long message refs and button refs are kept
+    runbook_base_url: str = ""  # the runbooks document; its section anchors are linked
     sender_lease: float = 5.0  # a dead replica's channel sender is taken over within this
 
     def channel_for(self, incident: Incident) -> str:

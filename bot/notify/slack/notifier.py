@@ -18,6 +18,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -26,6 +27,7 @@ from bot.models import Incident
 from bot.notify.base import Event
 from bot.notify.slack.calls import SlackCalls, SlackUnavailable
 from bot.notify.slack.config import SlackConfig
+from bot.notify.slack.graphs import GraphPoster
 from bot.notify.slack.outbox import Entry, Outbox, Wanted
 from bot.notify.slack.render import (
     Message,
@@ -37,6 +39,7 @@ from bot.notify.slack.render import (
 from bot.notify.slack.sender import ChannelSender, Pacer
 from bot.notify.slack.state import MessageRef, SlackState
 from bot.notify.slack.storms import StormBook
+from bot.notify.slack.verification import show_verification
 from bot.store import MemoryStore, Store
 
 log = get_logger("slack")
@@ -83,6 +86,7 @@ class SlackNotifier:
             for channel in config.channels
         }
         self._tasks: list[asyncio.Task[None]] = []
+        self.graphs: GraphPoster | None = None  # set when graphs are on (graphs.py)
 
     @property
     def on_failure(self) -> Callable[[str], None]:
@@ -100,6 +104,8 @@ class SlackNotifier:
             self._tasks = [asyncio.create_task(s.run()) for s in senders]
 
     async def aclose(self) -> None:
+        if self.graphs is not None:
+            await self.graphs.aclose()
         for sender in [*self.senders.values(), *self.local_senders.values()]:
             sender.closing = True
             sender.wake.set()
@@ -120,6 +126,8 @@ class SlackNotifier:
             await self._show(wanted.channel if wanted else channel, incident, event, wanted)
             if event is not Event.RESOLVED:
                 await self._queue_activity(channel, incident)
+                await show_verification(self, incident)
+                self._graph(incident)
             return
         member = await self.state.member_of(incident.id)
         if member is not None:
@@ -141,12 +149,34 @@ class SlackNotifier:
             return
         await self._show(channel, incident, event, None)
         await self._queue_activity(channel, incident)
+        self._graph(incident)
+
+    def _graph(self, incident: Incident) -> None:
+        """The graph that is due goes to the thread in the background, after the message."""
+        if self.graphs is not None:
+            self.graphs.schedule(incident)
 
     async def render(self, incident: Incident, event: Event | None = None) -> Message:
         """The incident's message with live button references (also for ephemeral views)."""
         lc = lifecycle(incident, event)
         refs = await self.state.button_refs(incident.id, button_specs(incident, lc))
-        return render_incident(incident, lc, refs)
+        return render_incident(incident, lc, refs, runbook_base=self.config.runbook_base_url)
+
+    # thread replies other modules post (details, graphs, verification progress) ----------
+    # These answer with the reply's reference (verification edits it later), so they
+    # call Slack directly instead of going through the outbox.
+    async def reply_in_thread(
+        self, incident_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> MessageRef | None:
+        """A reply in the incident's thread; None when it has no message yet."""
+        ref = await self.state.message(incident_id)
+        if ref is None:
+            return None
+        key = f"direct:{incident_id}:{uuid.uuid4().hex[:12]}"
+        return await self.calls.post(key, ref.channel, text, blocks, ref.thread)
+
+    async def edit_reply(self, reply: MessageRef, message: Message) -> None:
+        await self.calls.update(reply.channel, reply.ts, message.text, message.blocks)
 
     async def message_link(self, incident_id: str) -> str | None:
         ref = await self.state.message(incident_id)

@@ -43,6 +43,7 @@ from bot.notify.slack.verification import show_verification
 from bot.store import MemoryStore, Store
 
 log = get_logger("slack")
+GRAPH_WAIT = 120.0  # how long a graph waits for its message to be posted
 
 # key: slack:activity:{incident}:{i} — timeline entry i was queued for the thread
 
@@ -87,6 +88,7 @@ class SlackNotifier:
         }
         self._tasks: list[asyncio.Task[None]] = []
         self.graphs: GraphPoster | None = None  # set when graphs are on (graphs.py)
+        self._graphs_waiting: set[asyncio.Task[None]] = set()
 
     @property
     def on_failure(self) -> Callable[[str], None]:
@@ -104,6 +106,8 @@ class SlackNotifier:
             self._tasks = [asyncio.create_task(s.run()) for s in senders]
 
     async def aclose(self) -> None:
+        for task in list(self._graphs_waiting):
+            task.cancel()
         if self.graphs is not None:
             await self.graphs.aclose()
         for sender in [*self.senders.values(), *self.local_senders.values()]:
@@ -152,9 +156,29 @@ class SlackNotifier:
         self._graph(incident)
 
     def _graph(self, incident: Incident) -> None:
-        """The graph that is due goes to the thread in the background, after the message."""
+        """The graph that is due goes to the thread in the background, once the
+        channel's sender has posted the message (it is only recorded here)."""
+        if self.graphs is None:
+            return
+        task = asyncio.create_task(self._graph_after_post(incident))
+        self._graphs_waiting.add(task)
+        task.add_done_callback(self._graphs_waiting.discard)
+
+    async def _graph_after_post(self, incident: Incident) -> None:
+        deadline = asyncio.get_running_loop().time() + GRAPH_WAIT
+        while await self.state.message(incident.id) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                return
+            await asyncio.sleep(0.2)
         if self.graphs is not None:
             self.graphs.schedule(incident)
+
+    async def settled(self) -> None:
+        """Every graph waiting for its message has been handed over (tests)."""
+        while self._graphs_waiting:
+            await asyncio.gather(*self._graphs_waiting, return_exceptions=True)
+        if self.graphs is not None:
+            await self.graphs.wait()
 
     async def render(self, incident: Incident, event: Event | None = None) -> Message:
         """The incident's message with live button references (also for ephemeral views)."""

@@ -12,6 +12,7 @@ from bot.engine.service import Service
 from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.web_admin import routes as admin_routes
+from bot.web_errors import json_errors, read_body
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)
@@ -29,15 +30,7 @@ async def post_alerts(request: web.Request) -> web.Response:
         check_bearer(request.headers.get("Authorization"), service.token)
         if service.stopping.is_set():
             raise IntakeError(503, "shutting_down", "shutting down; retry another replica")
-        limit = service.settings.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise IntakeError(
-                413, "too_large", f"body is {request.content_length} bytes; the limit is {limit}"
-            )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge as exc:
-            raise IntakeError(413, "too_large", f"body exceeds the limit of {limit} bytes") from exc
+        body = await read_body(request, service.settings.max_body_bytes)
         message, _ = await accept(body, service.store)
     except IntakeError as exc:
         metrics.rejected.labels(exc.reason).inc()
@@ -74,9 +67,11 @@ async def get_incidents(request: web.Request) -> web.Response:
     status_q = request.query.get("status")
     try:
         status = IncidentStatus(status_q) if status_q else None
-        limit = min(int(request.query.get("limit", "50")), 500)
+        limit = int(request.query.get("limit", "50"))
+        if not 1 <= limit <= 500:
+            raise ValueError(limit)
     except ValueError:
-        return _error(400, "status must be open or resolved; limit must be a number")
+        return _error(400, "status must be open or resolved; limit must be a number from 1 to 500")
     found = await service.store.list_incidents(status, limit)
     return web.json_response([i.model_dump(mode="json") for i in found])
 
@@ -126,7 +121,9 @@ async def metrics(request: web.Request) -> web.Response:
 def create_app(service: Service, start_service: bool = True) -> web.Application:
     # client_max_size makes aiohttp refuse an oversized body while reading it,
     # so a chunked upload without Content-Length is bounded too.
-    app = web.Application(client_max_size=service.settings.max_body_bytes)
+    app = web.Application(
+        client_max_size=service.settings.max_body_bytes, middlewares=[json_errors]
+    )
     app[SERVICE] = service
     app.router.add_post("/alerts", post_alerts)
     app.router.add_get("/incidents", get_incidents)

@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(_serve(settings))
     except SystemExit as exc:
         if isinstance(exc.code, str):
-            print(exc.code, file=sys.stderr)
+            logs.get_logger("cli").error("serve stopped", error=exc.code)
             return 1
         raise
     return 0

@@ -82,7 +82,8 @@ class AuditLog:
         self, since: str | float = "24h", incident: str = "", limit: int = 10_000
     ) -> list[AuditEntry]:
         seconds = parse_duration(since) if isinstance(since, str) else float(since)
-        since_ms = int((time.time() - seconds) * 1000)
+        # further back than the epoch is "everything" (a negative stream id is an error)
+        since_ms = max(0, int((time.time() - seconds) * 1000))
         rows = await self.store.read_audit(since_ms, limit)
         entries = [AuditEntry.from_fields(i, f) for i, f in rows]
         return [e for e in entries if not incident or e.incident == incident]

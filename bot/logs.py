@@ -9,6 +9,7 @@ exceptions (main thread, other threads), with the traceback as a field.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 from collections.abc import MutableMapping
@@ -43,6 +44,10 @@ def register_url_credentials(url: str | None) -> None:
         return
 
 
+# user:password@ in any URL, registered or not (a URL in an exception message)
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:]*(?::[^\s/@]*)?@")
+
+
 def mask_text(text: str) -> str:
     for secret in _known_secrets:
         if secret in text:
@@ -50,12 +55,18 @@ def mask_text(text: str) -> str:
     return text
 
 
+def redact(text: str) -> str:
+    """``text`` with URL credentials stripped and known secrets masked: for
+    anything shown to people (findings, run details, Slack, the console)."""
+    return mask_text(_URL_CREDENTIALS.sub(r"\1***@", text))
+
+
 def _mask(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if any(s in key.lower() for s in _SECRET_KEYS) and value:
             event[key] = "***"
-        elif isinstance(value, str) and _known_secrets:
-            event[key] = mask_text(value)
+        elif isinstance(value, str):
+            event[key] = redact(value)
     return event
 
 

@@ -16,7 +16,7 @@ from bot.engine.rulebook import Rulebook
 from bot.engine.runner import ActionEngine
 from bot.engine.runner_config import runner_config
 from bot.engine.worker import Worker
-from bot.logs import get_logger, register_secret
+from bot.logs import get_logger, register_secret, register_url_credentials
 from bot.metrics import Metrics
 from bot.notify import ConsoleNotifier, FanOut, Notifier
 from bot.notify.slack import SlackIntegration
@@ -45,6 +45,17 @@ class Service:
             settings.admin_token,
         ):
             register_secret(secret.get_secret_value() if secret else None)
+        for url in (
+            settings.prometheus_url,
+            settings.process_api_url,
+            settings.alertmanager_url,
+            settings.slack_api_url,
+            *(
+                s.get_secret_value() if s else None
+                for s in (settings.redis_url, settings.target_redis_url, settings.postgres_dsn)
+            ),
+        ):
+            register_url_credentials(url)
         self.settings = settings
         self.metrics = Metrics()
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None

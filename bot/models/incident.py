@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.logs import redact
 from bot.models.alertmanager import Alert
 
 
@@ -30,6 +31,12 @@ class Finding(BaseModel):
     error: str | None = None
     configured: bool = True  # False: the target is not set up here, so silence is not evidence
     duration_ms: float = 0.0
+
+    @field_validator("error")
+    @classmethod
+    def _redact(cls, value: str | None) -> str | None:
+        # errors quote URLs (a target's, with its password) and reach every channel
+        return redact(value) if value else value
 
     def as_cel_value(self) -> dict[str, Any]:
         """The value a rule's CEL condition and templates see under the probe's name."""
@@ -72,6 +79,8 @@ class ActionRun(BaseModel):
     it. The remediation engine appends one when it starts and sets ``state`` when the
     verification has an outcome; the Slack message shows the last one."""
 
+    model_config = ConfigDict(validate_assignment=True)  # so ``detail`` is redacted when set
+
     action: str
     actor: str = ""  # "slack:U123", "cli:alice", "auto"
     # running → verifying → verified | failed; done: ran, nothing to verify against;
@@ -83,6 +92,11 @@ class ActionRun(BaseModel):
     undo: dict[str, Any] | None = None  # {"type", "params", "description"} when reversible
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+    @field_validator("detail")
+    @classmethod
+    def _redact(cls, value: str) -> str:
+        return redact(value) if value else value
 
 
 class Activity(BaseModel):

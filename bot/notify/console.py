@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import IO
 
 from rich.console import Console, Group, RenderableType
@@ -13,6 +14,18 @@ from bot.models import Diagnosis, Incident
 from bot.notify.base import Event
 from bot.notify.summary import finding_summary
 
+# C0 (but newline and tab), DEL and C1: an ESC in a label must not drive the terminal
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """``text`` with control characters shown as ``\\xNN`` instead of sent raw."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def _text(text: object, style: str = "") -> Text:
+    return Text(safe(text), style=style)
+
 
 def findings_table(diagnosis: Diagnosis) -> Table:
     table = Table(show_header=True, header_style="bold", expand=True)
@@ -21,38 +34,39 @@ def findings_table(diagnosis: Diagnosis) -> Table:
     table.add_column("result")
     for finding in diagnosis.findings.values():
         if finding.ok:
-            result = Text(finding_summary(finding.data))
+            result = _text(finding_summary(finding.data))
         else:
-            result = Text(f"FAILED: {finding.error}", style="red")
-        table.add_row(finding.probe, finding.type, result)
+            result = _text(f"FAILED: {finding.error}", style="red")
+        table.add_row(_text(finding.probe), _text(finding.type), result)
     return table
 
 
 def render_incident(incident: Incident, event: Event) -> Panel:
     d = incident.diagnosis
     state = "RESOLVED" if event is Event.RESOLVED else incident.status.value.upper()
-    title = f"[{incident.severity or '-'}] {incident.alertname} — {state} — {incident.id}"
+    # a Text, not a str: a str title is rich markup, and "[/]" in an alertname raised
+    title = _text(f"[{incident.severity or '-'}] {incident.alertname} — {state} — {incident.id}")
     parts: list[RenderableType] = []
     if incident.annotations.get("summary"):
-        parts.append(Text(incident.annotations["summary"]))
+        parts.append(_text(incident.annotations["summary"]))
     if d is None:
         parts.append(Text("no diagnosis (resolved before it was diagnosed)", style="dim"))
     else:
-        parts.append(Text.assemble(("rule: ", "bold"), d.rule or "(no rule matched)"))
-        parts.append(Text.assemble(("scenario: ", "bold"), (d.scenario, "bold yellow")))
+        parts.append(Text.assemble(("rule: ", "bold"), safe(d.rule or "(no rule matched)")))
+        parts.append(Text.assemble(("scenario: ", "bold"), (safe(d.scenario), "bold yellow")))
         if d.summary:
-            parts.append(Text(d.summary))
+            parts.append(_text(d.summary))
         if d.findings:
             parts.append(findings_table(d))
         for i, step in enumerate(d.steps, 1):
-            parts.append(Text(f"  {i}. [manual] {step}"))
+            parts.append(_text(f"  {i}. [manual] {step}"))
         for action in d.actions:
             marker = "auto" if action.mode == "auto" else "button"
-            parts.append(Text(f"  → [{marker}] {action.name}: {action.description}"))
+            parts.append(_text(f"  → [{marker}] {action.name}: {action.description}"))
         for note in d.notes:
-            parts.append(Text(f"  note: {note}", style="dim"))
+            parts.append(_text(f"  note: {note}", style="dim"))
     if incident.generator_url:
-        parts.append(Text(f"source: {incident.generator_url}", style="dim"))
+        parts.append(_text(f"source: {incident.generator_url}", style="dim"))
     style = "green" if event is Event.RESOLVED else "red"
     return Panel(Group(*parts), title=title, border_style=style, expand=True)
 

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -95,6 +96,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
         proc.stop(20)
         fake.terminate()
         fake.wait(10)
+        keep = os.environ.get("HONUA_FUZZ_KEEP_LOG")
+        if keep:  # for a post-mortem: pytest's temp dirs rotate away quickly
+            Path(keep).write_text(proc.stderr)
 
 
 @FUZZ

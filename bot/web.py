@@ -30,7 +30,8 @@ async def post_alerts(request: web.Request) -> web.Response:
         check_bearer(request.headers.get("Authorization"), service.token)
         if service.stopping.is_set():
             raise IntakeError(503, "shutting_down", "shutting down; retry another replica")
-        body = await read_body(request, service.settings.max_body_bytes)
+        settings = service.settings
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         message, _ = await accept(body, service.store)
     except IntakeError as exc:
         metrics.rejected.labels(exc.reason).inc()

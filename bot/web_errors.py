@@ -8,6 +8,7 @@ too, so a report from the caller finds the traceback. Never a bare traceback.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -25,14 +26,17 @@ def error_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The whole body, or an :class:`IntakeError` naming why it cannot be had."""
+async def read_body(request: web.Request, limit: int, timeout: float = 10.0) -> bytes:
+    """The whole body within ``timeout`` seconds, or an :class:`IntakeError`
+    naming why it cannot be had."""
     if request.content_length is not None and request.content_length > limit:
         raise IntakeError(
             413, "too_large", f"body is {request.content_length} bytes; the limit is {limit}"
         )
     try:
-        return await request.read()
+        return await asyncio.wait_for(request.read(), timeout)
+    except TimeoutError as exc:
+        raise IntakeError(408, "body_timeout", f"body not received within {timeout:g} s") from exc
     except web.HTTPRequestEntityTooLarge as exc:
         raise IntakeError(413, "too_large", f"body exceeds the limit of {limit} bytes") from exc
     except RequestPayloadError as exc:

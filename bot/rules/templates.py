@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+MAX_OUTPUT = 20_000  # characters a rendered template may produce
 
 
 def duration(seconds: Any) -> str:
@@ -22,8 +24,19 @@ def duration(seconds: Any) -> str:
     return "?"  # unreachable: the last limit is infinite
 
 
-_env = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+def promql(value: Any) -> str:
+    """``{{ labels.job | promql }}``: a value safe inside a double-quoted PromQL
+    string (``"`` and ``\\`` escaped, newlines spelled), so a label value cannot
+    end the string and change the query."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+
+
+# Immutable: a template can read labels and findings, never change them (the
+# plain sandbox let ``{{ labels.pop('x') }}`` edit the alert for later steps).
+_env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
 _env.filters["duration"] = duration
+_env.filters["promql"] = promql
 
 
 def check(source: str) -> str | None:
@@ -39,11 +52,14 @@ def render(source: str, variables: dict[str, Any]) -> str:
     if "{{" not in source and "{%" not in source:
         return source
     try:
-        return _env.from_string(source).render(variables)
+        out = _env.from_string(source).render(variables)
     except TemplateError as exc:
         return f"{source} (template error: {exc})"
     except Exception as exc:  # e.g. `round` on a failed probe's value: never sink the caller
         return f"{source} (template error: {type(exc).__name__}: {exc})"
+    if len(out) > MAX_OUTPUT:
+        return out[:MAX_OUTPUT] + f"… (cut at {MAX_OUTPUT} characters)"
+    return out
 
 
 def render_params(value: Any, variables: dict[str, Any]) -> Any:

@@ -28,6 +28,7 @@ from bot.web_errors import error_id, read_body
 log = get_logger("slack")
 SIGNATURE_WINDOW = 300  # seconds; Slack's and SignatureVerifier's
 MAX_BODY_BYTES = 1 << 20  # Slack's interaction payloads are a few KB
+BODY_TIMEOUT = 10.0  # seconds; Slack sends a few KB at once
 
 
 def _fresh(timestamp: str) -> bool:
@@ -66,7 +67,7 @@ async def _handle(
         )
         return _refuse(401, "invalid signature")
     try:
-        body = await read_body(request, MAX_BODY_BYTES)
+        body = await read_body(request, MAX_BODY_BYTES, BODY_TIMEOUT)
     except IntakeError as exc:
         log.info("slack request refused", reason=exc.reason, error=exc.message)
         return _refuse(exc.status, exc.message)

@@ -31,6 +31,7 @@ async def _serve(settings: Settings) -> None:
 
     from bot.engine.service import Service
     from bot.web import create_app
+    from bot.web_limits import CappedTCPSite, install_loop_exception_handler
 
     service = Service(settings)
     app = create_app(service, start_service=False)
@@ -48,11 +49,18 @@ async def _serve(settings: Settings) -> None:
         keepalive_timeout=settings.keepalive_timeout_seconds,
     )
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    site = CappedTCPSite(
+        runner,
+        settings.host,
+        settings.port,
+        backlog=1024,
+        max_connections=settings.max_connections,
+    )
     await site.start()
     logs.get_logger("cli").info("listening", host=settings.host, port=settings.port)
 
     loop = asyncio.get_running_loop()
+    install_loop_exception_handler(loop)
     done = asyncio.Event()
     reloads: set[asyncio.Task[bool]] = set()
 

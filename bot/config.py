@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=10.0, gt=0)
     # an idle keep-alive connection is closed after this many seconds
     keepalive_timeout_seconds: float = Field(default=15.0, gt=0)
+    # connections served at once; more get a 503 and are closed (keep it below
+    # the process's file-descriptor limit, ulimit -n)
+    max_connections: int = Field(default=900, ge=1)
     memory_queue_size: int = Field(default=10_000, ge=1)
     workers: int = Field(default=4, ge=1, le=256)
     probe_timeout: float = Field(default=5.0, gt=0)

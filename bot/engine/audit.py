@@ -26,6 +26,7 @@ class AuditEntry(BaseModel):
     action: str = ""
     type: str = ""
     actor: str = ""
+    auth: str = ""  # how the actor was authenticated (bot.engine.approvers)
     run: str = ""  # one id per execution: started ↔ its outcome
     gate: str = ""
     message: str = ""
@@ -56,6 +57,7 @@ class AuditEntry(BaseModel):
         parts = [self.at.strftime("%Y-%m-%d %H:%M:%S"), self.event, self.action or "-"]
         parts.append(f"incident={self.incident}" if self.incident else "")
         parts.append(f"by={self.actor}" if self.actor else "")
+        parts.append(f"auth={self.auth}" if self.auth else "")
         parts.append(f"gate={self.gate}" if self.gate else "")
         parts.append(f"target={self.target}" if self.target else "")
         if self.duration_ms is not None:

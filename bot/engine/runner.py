@@ -23,6 +23,7 @@ from bot.actions.base import ActionContext, Outcome, Plan, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
 from bot.engine import followup
+from bot.engine.approvers import approval_refusal, authenticated_by
 from bot.engine.audit import AuditEntry, AuditLog
 from bot.engine.gates import target_gate
 from bot.engine.pipeline import Pipeline
@@ -89,6 +90,7 @@ class ActionEngine:
             action=action.name,
             type=action.type,
             actor=who,
+            auth=authenticated_by(actor),
         )
         try:
             return await self._run(incident, action, actor, who, nonce, dry_run, base)
@@ -150,6 +152,8 @@ class ActionEngine:
         if options.approvals > 1 and not dry_run and degraded:
             return await self._refuse(base, "approvals", DEGRADED_APPROVALS)
         if options.approvals > 1 and not dry_run:
+            if (why := approval_refusal(actor, action.name, options.approvals)) is not None:
+                return await self._refuse(base, "approvals", why)
             waiting = await self._approve(incident, action, who, options.approvals, lock, base)
             if waiting is not None:
                 return waiting

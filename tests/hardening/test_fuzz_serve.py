@@ -35,7 +35,7 @@ from tests.helpers import REPO, free_port, wait_for_sync
 from tests.integration.serve_support import ServeProcess
 
 SECRET = "fuzz-signing-secret-0123456789"
-EXAMPLES = int(os.environ.get("HONUA_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("HONUA_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -14,10 +14,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot import logs
+from bot.cli_parser import (
+    CliParser,
+    FileProblem,
+    describe_os_error,
+    quiet_broken_pipe,
+    read_file,
+)
 from bot.config import Settings, load_settings
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    if args.config is not None and not args.config.is_file():
+        print(
+            f"{args.config}: no such settings file (--config); check the path, or leave "
+            "--config out to use HONUA_BOT_* environment variables and the defaults",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     try:
         return load_settings(args.config, **overrides)
     except (ValidationError, FileNotFoundError) as exc:
@@ -112,6 +126,13 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     from bot.rules import RuleLoadError
 
     path = args.path or _settings(args).resolved_rules_dir()
+    if not path.exists():
+        print(
+            f"{path}: no such rule file or directory; give the directory of your rule "
+            "files (e.g. rules/) or set HONUA_BOT_RULES",
+            file=sys.stderr,
+        )
+        return 2
     try:
         ruleset = _load(path)
     except RuleLoadError as exc:
@@ -149,10 +170,26 @@ def cmd_rules_test(args: argparse.Namespace) -> int:
     if args.cases:
         return _rules_test_cases(ruleset, args.cases, args.json)
     try:
-        alerts = read_alerts(args.alert)
-        recorded = read_recorded(args.probe_results)
+        alerts = read_file(
+            read_alerts,
+            args.alert,
+            "the ALERT file",
+            "an Alertmanager webhook body, a list of alerts or one alert, as JSON "
+            "(e.g. tests/fixtures/runbook1/alert.json)",
+        )
+        recorded = None
+        if args.probe_results is not None:
+            recorded = read_file(
+                read_recorded,
+                args.probe_results,
+                "the --probe-results file",
+                'a JSON object {probe name: result or {"error": "..."}}',
+            )
         live = settings if args.live else None
         report = asyncio.run(explain(ruleset, alerts, recorded, live))
+    except FileProblem as exc:
+        print(exc, file=sys.stderr)
+        return 1
     except (OSError, ValueError) as exc:  # ValidationError is a ValueError
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -182,7 +219,11 @@ def _rules_test_cases(ruleset: Any, manifests: list[Path], as_json: bool) -> int
 
     try:
         results = asyncio.run(run_manifests(ruleset, manifests))
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        path = Path(exc.filename) if exc.filename else manifests[0]
+        print(describe_os_error(exc, path, "the cases manifest"), file=sys.stderr)
+        return 1
+    except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if as_json:
@@ -261,10 +302,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="honua-bot", description=__doc__)
+    parser = CliParser(prog="honua-bot", description=__doc__)
     parser.add_argument(
         "--config", type=Path, help="YAML settings file (environment variables win)"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the webhook receiver and workers")
@@ -325,10 +367,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("honua-bot")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logs.configure("warning")
-    return int(args.func(args) or 0)
+    try:
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a reader gone away fails here, not at interpreter exit
+    except BrokenPipeError:
+        return quiet_broken_pipe()
+    return code
 
 
 if __name__ == "__main__":

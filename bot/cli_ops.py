@@ -110,6 +110,8 @@ def cmd_audit(args: argparse.Namespace, load: SettingsLoader) -> int:
         return STORE_EXIT
 
     async def work(service: Service) -> int:
+        if args.mitigations:
+            return await _mitigations(service, args.json)
         try:
             entries = await service.engine.audit.read(args.since, incident=args.incident or "")
         except ValueError as exc:
@@ -125,6 +127,21 @@ def cmd_audit(args: argparse.Namespace, load: SettingsLoader) -> int:
         return 0
 
     return asyncio.run(_with_service(settings, work))
+
+
+async def _mitigations(service: Service, as_json: bool) -> int:
+    from bot.engine.mitigations import in_place
+
+    incidents = await service.store.list_incidents(None, 1000)
+    found = in_place(incidents, service.rulebook())
+    for m in found:
+        if as_json:
+            print(json.dumps({**m.__dict__, "since": m.since.isoformat()}))
+        else:
+            print(m.line())
+    if not found and not as_json:
+        print("no mitigations in place")
+    return 0
 
 
 # pause / resume --------------------------------------------------------------------
@@ -192,6 +209,11 @@ def add_commands(sub: Any, load: SettingsLoader) -> None:
     audit.add_argument("--incident", help="only this incident")
     audit.add_argument("--since", default="24h", help="how far back (30m, 24h, 7d)")
     audit.add_argument("--json", action="store_true", help="one JSON object per line")
+    audit.add_argument(
+        "--mitigations",
+        action="store_true",
+        help="list temporary mitigations still in place (rules mark them `mitigation: true`)",
+    )
     audit.set_defaults(func=bind(cmd_audit))
 
     emergency = sub.add_parser(

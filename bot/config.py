@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     slack_allowed_groups: NameList = Field(default_factory=list)
     slack_allowed_channels: NameList = Field(default_factory=list)
     slack_action_permissions: dict[str, SlackPermission] = Field(default_factory=dict)
+    # runbook role (a rule's `allowed.roles`, e.g. senior-devops) → Slack user-group handle;
+    # default none: a role with no group here adds no restriction
+    slack_role_groups: dict[str, str] = Field(default_factory=dict)
     slack_storm_threshold: int = Field(default=10, ge=0)
     slack_storm_window_seconds: float = Field(default=600.0, gt=0)
     slack_storm_update_seconds: float = Field(default=3.0, gt=0)

@@ -50,5 +50,38 @@ class Metrics:
             registry=r,
         )
 
+        # what the chart's PrometheusRule alerts on (helm/honua-bot/monitoring/)
+        self.rules_reload_failing = Gauge(
+            "honua_bot_rules_reload_failing",
+            "1 while the last rule reload was rejected (the last good rules are in force)",
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "honua_bot_dead_letters",
+            "Queue entries moved to the dead-letter stream after too many failures",
+            registry=r,
+        )
+        self.slack_errors = Counter(
+            "honua_bot_slack_errors",
+            "Slack Web API calls that still failed after their retries",
+            ["method"],
+            registry=r,
+        )
+        self.breaker_opened = Counter(
+            "honua_bot_breaker_opened",
+            "Circuit breakers opened: automatic runs of an action type on a target stopped",
+            ["action"],
+            registry=r,
+        )
+
+        # labelled series exist from the start at 0, so increase() sees their first rise
+        for method in ("chat.postMessage", "chat.update"):
+            self.slack_errors.labels(method)
+
+    def known_actions(self, names: list[str]) -> None:
+        """Start every action type's breaker series at 0 (see above)."""
+        for name in names:
+            self.breaker_opened.labels(name)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

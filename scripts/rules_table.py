@@ -1,9 +1,9 @@
-"""The README's runbook table, generated from the rules so it cannot drift:
+"""The runbook table of docs/rules.md, generated from the rules so it cannot drift:
 runbook → alert → scenario → actions (manual/auto and their gates) → validation.
 
     python scripts/rules_table.py                  # print the table
-    python scripts/rules_table.py --write README.md
-    python scripts/rules_table.py --check README.md   # exit 1 when README is stale
+    python scripts/rules_table.py --write          # into docs/rules.md (or --write FILE)
+    python scripts/rules_table.py --check          # exit 1 when docs/rules.md is stale
 
 The table goes between ``<!-- rules-table:start -->`` and ``<!-- rules-table:end -->``.
 """
@@ -11,6 +11,7 @@ The table goes between ``<!-- rules-table:start -->`` and ``<!-- rules-table:end
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from bot.rules import Rule, RuleLoadError, RuleSet  # noqa: E402
 from bot.rules.schema import ActionCall  # noqa: E402
 
+DOC = ROOT / "docs" / "rules.md"
 START = "<!-- rules-table:start -->"
 END = "<!-- rules-table:end -->"
 HEADER = (
@@ -67,11 +69,11 @@ def validation_text(rule: Rule) -> str:
     return "<br>".join(parts)
 
 
-def rule_rows(rule: Rule) -> list[str]:
+def rule_rows(rule: Rule, rules_link: str = "../rules") -> list[str]:
     prefix = Path(rule.source).name.split("-", 1)[0]
     number = str(int(prefix)) if prefix.isdigit() else prefix
     title = rule.runbook.split(":", 1)[-1].strip() or rule.name
-    runbook = f"[{number}](rules/{Path(rule.source).name}) {cell(title)}"
+    runbook = f"[{number}]({rules_link}/{Path(rule.source).name}) {cell(title)}"
     if rule.severity:
         runbook += f" ({rule.severity})"
     alerts = ", ".join(f"`{a}`" for a in rule.alertnames) or "—"
@@ -98,10 +100,12 @@ def rule_rows(rule: Rule) -> list[str]:
     return rows
 
 
-def render_table(ruleset: RuleSet) -> str:
+def render_table(ruleset: RuleSet, doc: Path = DOC) -> str:
+    """The table for ``doc``: its links to the rule files are relative to it."""
+    rules_link = os.path.relpath(ROOT / "rules", doc.resolve().parent)
     lines = list(HEADER)
     for rule in ruleset.rules:
-        lines += rule_rows(rule)
+        lines += rule_rows(rule, Path(rules_link).as_posix())
     return "\n".join(lines) + "\n"
 
 
@@ -127,16 +131,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", type=Path, default=ROOT / "rules")
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
-        "--write", type=Path, metavar="README", help="replace the table in this file"
+        "--write",
+        type=Path,
+        nargs="?",
+        const=DOC,
+        metavar="FILE",
+        help=f"replace the table in FILE (default {DOC.relative_to(ROOT)})",
     )
-    group.add_argument("--check", type=Path, metavar="README", help="exit 1 if its table is stale")
+    group.add_argument(
+        "--check",
+        type=Path,
+        nargs="?",
+        const=DOC,
+        metavar="FILE",
+        help=f"exit 1 if FILE's table is stale (default {DOC.relative_to(ROOT)})",
+    )
     args = parser.parse_args(argv)
+    target = args.write or args.check
     try:
-        table = render_table(load(args.rules))
+        table = render_table(load(args.rules), target or DOC)
     except RuleLoadError as exc:
         print("\n".join(exc.errors), file=sys.stderr)
         return 1
-    target = args.write or args.check
     if target is None:
         print(table, end="")
         return 0

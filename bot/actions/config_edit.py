@@ -191,6 +191,47 @@ def set_value(doc: Document, path: str, value: Any) -> Any:
     return plain(before)
 
 
+def add_or_set_value(doc: Document, path: str, value: Any) -> tuple[str, Any]:
+    """Set ``path``, creating it (and the sections above it) when it is missing, as a
+    runbook's "add" step does. Returns (the path as spelled now, the value it had or
+    ABSENT). Existing keys keep their spelling; a missing one is spelled as given."""
+    parts = split_path(path)
+    node = doc.data
+    walked: list[str] = []
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        try:
+            key, child = _step(node, part, walked)
+        except ConfigEditError:
+            if not isinstance(node, dict):
+                raise
+            if last:
+                node[part] = value
+                return ".".join([*walked, part]), ABSENT
+            child = type(node)()  # a CommentedMap under ruamel, a dict for JSON
+            node[part] = child
+            key = part
+        else:
+            if last:
+                if isinstance(child, dict | list):
+                    raise ConfigEditError(
+                        f"{path} is a section ({_key_names(child)}), not a single value"
+                    )
+                if isinstance(child, ScalarString) and isinstance(value, str):
+                    value = type(child)(value)
+                node[key] = value
+                return ".".join([*walked, str(key)]), plain(child)
+        if child is not None and not isinstance(child, dict | list):
+            where = ".".join([*walked, str(key)])
+            raise ConfigEditError(f"{where} is a single value, so {path} cannot be added under it")
+        if child is None:  # an empty YAML section (``Key:``) becomes a mapping
+            child = type(node)()
+            node[key] = child
+        node = child
+        walked.append(str(key))
+    raise ConfigEditError(f"bad key {path!r}")  # unreachable: split_path gives parts
+
+
 # --- values ----------------------------------------------------------------------
 
 _SAFE = YAML(typ="safe", pure=True)

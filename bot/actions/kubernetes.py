@@ -7,10 +7,12 @@ this module registers them all:
 * ``kubernetes_pvc``      — ``kubernetes.expand_pvc``
 * ``kubernetes_config``   — ``kubernetes.patch_config``, ``kubernetes.swap_llm_provider``,
   ``kubernetes.restore_config`` (editing in ``config_edit``, versions in ``config_snapshots``)
+* ``kubernetes_config_set`` — ``kubernetes.set_config`` (several keys; may add keys)
 """
 
 from bot.actions import (
     kubernetes_config,
+    kubernetes_config_set,
     kubernetes_pods,
     kubernetes_pvc,
     kubernetes_rollout,
@@ -19,6 +21,7 @@ from bot.actions import (
 
 __all__ = [
     "kubernetes_config",
+    "kubernetes_config_set",
     "kubernetes_pods",
     "kubernetes_pvc",
     "kubernetes_rollout",

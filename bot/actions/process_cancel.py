@@ -221,3 +221,16 @@ async def watch_all(
         if all(status[p] not in CANCELLABLE for p in waiting):
             return status
         await asyncio.sleep(poll)
+
+
+def refuse_uncleaned_resources(proc: dict[str, Any], pid: str) -> None:
+    """Starting a process again while what it created is still there makes orphans
+    or duplicates: Runbook 5's Post-Cancellation Cleanup comes first."""
+    created = [str(r) for r in proc.get("createdResources") or []]
+    if created and not proc.get("cleanedUp"):
+        raise Refused(
+            "input",
+            f"process {pid} created {', '.join(created)}: resubmitting would create them again. "
+            "Cancel it, delete what it created, mark it cleaned up (Runbook 5, Post-Cancellation "
+            "Cleanup), then resubmit",
+        )

@@ -20,6 +20,7 @@ from bot.actions.process_cancel import (
     check_process_id,
     fetch,
     process_line,
+    refuse_uncleaned_resources,
     select_processes,
     watch_all,
 )
@@ -203,6 +204,7 @@ class Resubmit(Action[ResubmitProcess]):
         proc = await fetch(ctx.adapters.process_api, pid)
         if not isinstance(proc.get("processType"), str) or "input" not in proc:
             raise Refused("not_found", f"process {pid} has no processType and input to resubmit")
+        refuse_uncleaned_resources(proc, pid)
         if proc.get("status") in RETRYABLE:  # already stopped: only the new process
             plan = Plan(
                 summary=f"start again: {process_line(proc, _now())}",

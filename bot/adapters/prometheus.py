@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -23,6 +23,7 @@ class Sample:
 class Series:
     labels: dict[str, str]
     values: list[float]
+    times: list[float] = field(default_factory=list)  # unix seconds of each value
 
 
 def _number(raw: Any) -> float:
@@ -71,6 +72,10 @@ class PrometheusClient(JsonHttpClient):
         if body.get("status") != "success":
             raise AdapterError(f"prometheus: {body.get('errorType')}: {body.get('error')}")
         return [
-            Series(dict(r["metric"]), [_number(v) for _, v in r["values"]])
+            Series(
+                dict(r["metric"]),
+                [_number(v) for _, v in r["values"]],
+                [float(t) for t, _ in r["values"]],
+            )
             for r in body["data"]["result"]
         ]

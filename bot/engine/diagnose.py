@@ -137,11 +137,17 @@ def classify(
             actions=proposed_actions(rule, scenario.actions, actions),
             notes=notes,
             steps=[templates.render(s, scope).strip() for s in scenario.steps],
+            prevention=list(rule.prevention),
         )
     failed = [f.probe for f in findings.values() if not f.ok]
     summary = "no scenario of the runbook matched the findings"
     if failed:
         summary += f"; probes that failed: {', '.join(failed)}"
     return Diagnosis(
-        rule=rule.name, scenario=UNCLASSIFIED, summary=summary, findings=findings, notes=notes
+        rule=rule.name,
+        scenario=UNCLASSIFIED,
+        summary=summary,
+        findings=findings,
+        notes=notes,
+        prevention=list(rule.prevention),
     )

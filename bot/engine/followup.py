@@ -4,11 +4,12 @@ report of runs a dead replica left without an outcome."""
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.actions.base import Plan
 from bot.engine.audit import AuditEntry, unfinished_runs
 from bot.engine.verify import verify
+from bot.engine.verify_process import with_process_api
 from bot.logs import get_logger
 from bot.models import ProposedAction
 from bot.rules.schema import Rule
@@ -31,9 +32,10 @@ async def verify_run(
 ) -> None:
     """Poll the rule's validation, then record the outcome, feed the breaker and notify."""
 
-    async def query(expr: str) -> list[float | None]:
+    async def prometheus(expr: str) -> list[Any]:
         return [s.value for s in await engine.adapters.prometheus.query(expr)]
 
+    query = with_process_api(prometheus, lambda: engine.adapters.process_api, plan.target)
     try:
         result = await verify(rule.validation, query, engine.config.verify_interval)
     except asyncio.CancelledError:
@@ -54,6 +56,8 @@ async def verify_run(
     failures = await engine.safety.record_verification(action.type, plan.target, result.ok)
     event = "verified" if result.ok else "verification_failed"
     message = result.message
+    if not result.ok and failures == engine.config.gates.breaker_failures:
+        engine.pipeline.metrics.breaker_opened.labels(action.type).inc()
     if not result.ok and failures >= engine.config.gates.breaker_failures:
         message += (
             f" — circuit breaker open for {action.type} on {plan.target} "

@@ -69,6 +69,7 @@ class Rulebook:
         self.last_error = errors
         if self.metrics:
             self.metrics.rules_reload_errors.inc()
+            self.metrics.rules_reload_failing.set(1)
         log.error(
             "rules rejected; keeping the last good rules" if self.loaded else "rules rejected",
             path=str(self.path),
@@ -80,6 +81,7 @@ class Rulebook:
         self.current, self.loaded, self.last_error = rules, True, None
         if self.metrics:
             self.metrics.rules_loaded.set(len(rules.rules))
+            self.metrics.rules_reload_failing.set(0)
         log.info("rules loaded", path=str(self.path), rules=[r.name for r in rules.rules])
         return True
 

@@ -356,7 +356,9 @@ class ActionEngine:
         except Exception as exc:  # the action ran; say what it did regardless
             log.warning("approvals not cleared", incident=incident.id, error=str(exc))
         if not outcome.ok:
-            await self.safety.record_verification(action.type, plan.target, ok=False)
+            failures = await self.safety.record_verification(action.type, plan.target, ok=False)
+            if failures == self.config.gates.breaker_failures:
+                self.pipeline.metrics.breaker_opened.labels(action.type).inc()
             await self.records.finished(incident.id, run_id, "failed", outcome)
             return Decision(
                 Verdict.REFUSED, f"{action.name} failed: {outcome.message}", gate="execution"

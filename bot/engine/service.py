@@ -58,6 +58,7 @@ class Service:
             register_url_credentials(url)
         self.settings = settings
         self.metrics = Metrics()
+        self.metrics.known_actions([entry.name for entry in actions])
         redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
         self.store = store or build_store(
             redis_url, settings.memory_queue_size, settings.redis_check_interval
@@ -71,6 +72,8 @@ class Service:
         self.slack = SlackIntegration(settings, self.store) if settings.slack_bot_token else None
         if self.slack is not None:
             self.notifier = FanOut([self.notifier, self.slack.notifier])
+            errors = self.metrics.slack_errors
+            self.slack.notifier.on_failure = lambda method: errors.labels(method).inc()
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.pipeline = Pipeline(
             self.store,

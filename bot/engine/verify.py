@@ -8,12 +8,14 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.adapters.errors import AdapterError
 from bot.rules.cel import ConditionError
 from bot.rules.schema import Validation
 
-Query = Callable[[str], Awaitable[list[float | None]]]
+# values are numbers from Prometheus, or strings from the process API (verify_process)
+Query = Callable[[str], Awaitable[list[Any]]]
 
 
 @dataclass
@@ -22,14 +24,14 @@ class Check:
 
     expr: str
     holds: bool = False
-    values: list[float | None] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
     error: str = ""
     held_since: float | None = None
 
     def text(self) -> str:
         if self.error:
             return f"`{self.expr}`: {self.error}"
-        shown = ", ".join("no data" if v is None else f"{v:g}" for v in self.values) or "no data"
+        shown = ", ".join(_shown(v) for v in self.values) or "no data"
         return f"`{self.expr}` = {shown}"
 
 
@@ -41,7 +43,13 @@ class VerificationResult:
     seconds: float = 0.0
 
 
-def evaluate(validation: Validation, values: list[float | None]) -> tuple[bool, str]:
+def _shown(value: Any) -> str:
+    if value is None:
+        return "no data"
+    return f"{value:g}" if isinstance(value, int | float) else str(value)
+
+
+def evaluate(validation: Validation, values: list[Any]) -> tuple[bool, str]:
     """Every sample must satisfy the condition; no samples is evaluated as ``null``."""
     try:
         for value in values or [None]:

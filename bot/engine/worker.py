@@ -97,11 +97,13 @@ class Worker:
                 deliveries=entry.deliveries,
             )
             await self.store.dead_letter(entry, f"failed {self.max_deliveries} times")
+            self.metrics.dead_letters.inc()
             return True
         if done:
             # dead_letter acks the entry too: only once every other alert is done
             for alert, reason in poison:
                 await dead_letter_alert(self.store, entry, message, alert, reason)
+                self.metrics.dead_letters.inc()
             await self.store.ack(entry)
             self.processed += 1
         elif not failed:

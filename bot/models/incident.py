@@ -67,6 +67,7 @@ class Diagnosis(BaseModel):
     actions: list[ProposedAction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)  # manual checklist, values filled in
+    prevention: list[str] = Field(default_factory=list)  # the runbook's, for the resolved message
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property

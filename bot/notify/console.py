@@ -65,6 +65,9 @@ def render_incident(incident: Incident, event: Event) -> Panel:
             parts.append(_text(f"  → [{marker}] {action.name}: {action.description}"))
         for note in d.notes:
             parts.append(_text(f"  note: {note}", style="dim"))
+        if event is Event.RESOLVED and d.prevention:
+            parts.append(Text("prevention (from the runbook):", style="bold"))
+            parts.extend(_text(f"  [ ] {item}") for item in d.prevention)
     if incident.generator_url:
         parts.append(_text(f"source: {incident.generator_url}", style="dim"))
     style = "green" if event is Event.RESOLVED else "red"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from typing import Any, Literal
 
@@ -87,7 +88,11 @@ async def events(params: EventsParams, ctx: ProbeContext) -> dict[str, Any]:
 class LogsParams(ProbeParams):
     namespace: str = DEFAULT_NAMESPACE
     pod: str | None = None
-    selector: str | None = Field(default=None, description="read the first matching pod's log")
+    selector: str | None = Field(
+        default=None,
+        description="read every matching pod's log (up to max_pods), as `kubectl logs -l` does",
+    )
+    max_pods: int = Field(default=10, ge=1, le=50, description="pods read for a selector")
     container: str | None = None
     tail: int = Field(default=100, ge=1, le=5000)
     previous: bool = Field(default=False, description="the previous (crashed) container's log")
@@ -103,15 +108,16 @@ class LogsParams(ProbeParams):
 
 @probes.register("kubernetes.logs")
 async def logs(params: LogsParams, ctx: ProbeContext) -> dict[str, Any]:
-    """A pod's log tail (optionally the previous container's) with pattern counts.
+    """Pod logs (optionally the previous containers') with pattern counts: one pod,
+    or every pod a selector matches (a fault may show in one replica only).
 
-    Returns `pod`, `lines`, `tail` (last `show` lines), `last_line` and
-    `matches` {pattern name: count}.
+    Returns `pod` (the first pod read), `pods`, `lines`, `tail` (last `show`
+    lines), `last_line` and `matches` {pattern name: count over all pods}.
     """
     k8s = ctx.adapters.kubernetes
     core = await k8s.core()
-    pod = params.pod
-    if pod is None:
+    pods = [params.pod] if params.pod else []
+    if not pods:
         listed = await k8s.call(
             core.list_namespaced_pod(
                 params.namespace, label_selector=params.selector or "", _preload_content=False
@@ -123,7 +129,7 @@ async def logs(params: LogsParams, ctx: ProbeContext) -> dict[str, Any]:
         items = listed.get("items", [])
         if not items:
             raise AdapterError(f"no pod matches {params.selector} in namespace {params.namespace}")
-        pod = items[0]["metadata"]["name"]
+        pods = [item["metadata"]["name"] for item in items[: params.max_pods]]
     kwargs: dict[str, Any] = {
         "tail_lines": params.tail,
         "previous": params.previous,
@@ -131,13 +137,20 @@ async def logs(params: LogsParams, ctx: ProbeContext) -> dict[str, Any]:
     }
     if params.container:
         kwargs["container"] = params.container
-    text = await k8s.call(
-        core.read_namespaced_pod_log(pod, params.namespace, **kwargs),
-        f"pods/log {pod}",
-        params.namespace,
-    )
-    result = shape.summarise_logs(str(text), params.show, params.patterns)
-    return {"pod": pod, **result}
+
+    async def read(pod: str) -> str:
+        return str(
+            await k8s.call(
+                core.read_namespaced_pod_log(pod, params.namespace, **kwargs),
+                f"pods/log {pod}",
+                params.namespace,
+            )
+        )
+
+    texts = await asyncio.gather(*(read(pod) for pod in pods))
+    text = "\n".join(t.rstrip("\n") for t in texts if t.strip())
+    result = shape.summarise_logs(text, params.show, params.patterns)
+    return {"pod": pods[0], "pods": pods, **result}
 
 
 class DeploymentRef(ProbeParams):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -31,7 +32,14 @@ class ProcessList(ProbeParams):
         default=None, description="keep processes started longer ago"
     )
     stalled_after: Duration | None = Field(
-        default=None, description="count processes with no progress for this long as stalled"
+        default=None,
+        description="count processes with no progress for this long as stalled (needs the "
+        "API's lastProgressAt; without it a process is `unknown` unless the second read moved)",
+    )
+    recheck_after: Duration | None = Field(
+        default=None,
+        description="read the list again after this long: a process whose completionPercentage "
+        "or currentStep changed is progressing (the runbook's `watch`)",
     )
     group_by: str | None = Field(default=None, description="field to count by, e.g. errorMessage")
     top: int = Field(default=5, ge=1, le=50)
@@ -62,8 +70,53 @@ def _age(at: datetime | None, now: datetime) -> float | None:
     return None if at is None else round((now - at).total_seconds(), 1)
 
 
+def _progress(
+    processes: list[dict[str, Any]], limit: float, now: datetime, moved: set[str]
+) -> dict[str, Any]:
+    """stalled: the API's lastProgressAt is older than ``limit`` (Runbook 2: "if last
+    activity > 30 minutes ago, process is stuck"); progressing: it is recent, or the
+    process moved between two reads; unknown: neither can be told (the runbook's API
+    has no lastProgressAt: a long run is not evidence of a stuck one)."""
+    stalled, progressing, unknown = [], [], []
+    for p in processes:
+        pid = str(p.get("processId"))
+        last = _time(p, "lastProgressAt")
+        if pid in moved or (last is not None and (now - last).total_seconds() <= limit):
+            progressing.append(pid)
+        elif last is not None:
+            stalled.append(pid)
+        else:
+            unknown.append(pid)
+    return {
+        "stalled": len(stalled),
+        "progressing": len(progressing),
+        "unknown": len(unknown),
+        "stalled_ids": stalled,
+        "unknown_ids": unknown,
+        "moved_ids": sorted(moved),
+    }
+
+
+def moved_between(first: list[dict[str, Any]], second: list[dict[str, Any]]) -> set[str]:
+    """Processes whose completionPercentage or currentStep changed between two reads,
+    or that are no longer in the list (finished)."""
+    later = {str(p.get("processId")): p for p in second}
+    out = set()
+    for p in first:
+        pid = str(p.get("processId"))
+        again = later.get(pid)
+        if again is None or any(
+            again.get(k) != p.get(k) for k in ("completionPercentage", "currentStep")
+        ):
+            out.add(pid)
+    return out
+
+
 def summarise(
-    processes: list[dict[str, Any]], params: ProcessList, now: datetime
+    processes: list[dict[str, Any]],
+    params: ProcessList,
+    now: datetime,
+    moved: set[str] | None = None,
 ) -> dict[str, Any]:
     """Pure shaping of an API answer into the finding rules read."""
     if params.older_than is not None:
@@ -90,16 +143,7 @@ def summarise(
         result["groups"] = groups
         result["top"] = groups[0] if groups else {"key": "", "message": "", "count": 0}
     if params.stalled_after is not None:
-        limit = params.stalled_after
-        stalled = [
-            p["processId"]
-            for p in processes
-            if (last := _time(p, "lastProgressAt") or _started(p))
-            and (now - last).total_seconds() > limit
-        ]
-        result["stalled"] = len(stalled)
-        result["progressing"] = len(processes) - len(stalled)
-        result["stalled_ids"] = stalled[: params.sample]
+        result.update(_progress(processes, params.stalled_after, now, moved or set()))
     return result
 
 
@@ -109,10 +153,16 @@ async def processes_list(params: ProcessList, ctx: ProbeContext) -> dict[str, An
 
     Returns `count`, a sample of `processes` (with running_seconds and
     since_progress_seconds); with `group_by`, `groups` (key, count; most common
-    first) and `top`; with `stalled_after`, `stalled`, `progressing` and `stalled_ids`.
+    first) and `top`; with `stalled_after`, `stalled`, `progressing`, `unknown` and
+    `stalled_ids` / `unknown_ids`; with `recheck_after`, `moved_ids`.
     """
     found = await ctx.adapters.process_api.list_processes(params.status, params.since)
-    return summarise(found, params, datetime.now(UTC))
+    moved: set[str] = set()
+    if params.recheck_after is not None:
+        await asyncio.sleep(params.recheck_after)
+        again = await ctx.adapters.process_api.list_processes(params.status, params.since)
+        moved = moved_between(found, again)
+    return summarise(found, params, datetime.now(UTC), moved)
 
 
 def describe_process(process: dict[str, Any], now: datetime) -> dict[str, Any]:

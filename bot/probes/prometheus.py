@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 from pydantic import Field
@@ -60,14 +61,26 @@ def _stats(values: list[float]) -> dict[str, float | None]:
 async def prometheus_range(params: PrometheusRange, ctx: ProbeContext) -> dict[str, Any]:
     """Run a PromQL range query and summarise each series.
 
-    Returns `series` (labels, min, max, avg, last, points), `empty`, and the
-    first series' `min`, `max`, `avg` and `last` at the top level.
+    Returns `series` (labels, min, max, avg, last, points), `empty`, the first
+    series' `min`, `max`, `avg` and `last` at the top level, and its `samples`
+    [{age_seconds, value}] (oldest first; value null where not a number), so a rule
+    can compare before and after a moment such as a rollout.
     """
     found = await ctx.adapters.prometheus.query_range(params.expr, params.range, params.step)
     series = [{"labels": s.labels, **_stats(s.values), "points": len(s.values)} for s in found]
     first = series[0] if series else {**_stats([]), "points": 0}
+    now = time.time()
+    samples = (
+        [
+            {"age_seconds": round(now - t, 1), "value": None if math.isnan(v) else v}
+            for t, v in zip(found[0].times, found[0].values, strict=False)
+        ]
+        if found
+        else []
+    )
     return {
         "series": series,
         "empty": not series,
         **{k: first[k] for k in ("min", "max", "avg", "last")},
+        "samples": samples,
     }

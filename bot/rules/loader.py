@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -32,6 +32,7 @@ from bot.rules.schema import (
     Scenario,
     Validation,
 )
+from bot.rules.suggest import did_you_mean, keys_at
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RESERVED = {"alert", "labels", "annotations", "value"}
@@ -60,8 +61,26 @@ def _fmt_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(rule)"
 
 
-def _pydantic_errors(prefix: str, exc: ValidationError) -> list[str]:
-    return [f"{prefix}{_fmt_loc(e['loc'])}: {e['msg']}" for e in exc.errors()]
+def _pydantic_errors(
+    prefix: str, exc: ValidationError, model: type[BaseModel] | None = None
+) -> list[str]:
+    """One line per problem; with ``model``, an unknown key says which key it may
+    have meant (and the "Field required" that misspelling caused is not repeated)."""
+    raw = exc.errors()
+    missing = {tuple(e["loc"]) for e in raw if e["type"] == "missing"}
+    lines: list[tuple[tuple[Any, ...], str]] = []
+    explained: set[tuple[Any, ...]] = set()
+    for e in raw:
+        loc = tuple(e["loc"])
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden" and model is not None and loc:
+            key = str(loc[-1])
+            close = difflib.get_close_matches(key, sorted(keys_at(model, loc)), 1, 0.6)
+            msg = f"unknown key {key!r}" + (f" (did you mean {close[0]}?)" if close else "")
+            if close and (*loc[:-1], close[0]) in missing:
+                explained.add((*loc[:-1], close[0]))
+        lines.append((loc, f"{prefix}{_fmt_loc(loc)}: {msg}"))
+    return [text for loc, text in lines if loc not in explained]
 
 
 def _split_call(
@@ -73,6 +92,15 @@ def _split_call(
     types = [k for k in body if k not in options]
     opts = {k: v for k, v in body.items() if k in options}
     if len(types) != 1:
+        # a misspelt option (`mdoe: auto`) looks like a second type
+        misspelt = [t for t in types if t not in registry and did_you_mean(t, options)]
+        if misspelt and len(types) - len(misspelt) == 1:
+            return (
+                "",
+                {},
+                opts,
+                [f"{where}: unknown option {t!r}{did_you_mean(t, options)}" for t in misspelt],
+            )
         found = ", ".join(types) or "none"
         return "", {}, opts, [f"{where}: expected exactly one {kind} type, found {found}"]
     type_name = types[0]
@@ -93,7 +121,12 @@ def _split_call(
     try:
         entry.params_model.model_validate(params)
     except ValidationError as exc:
-        return type_name, params, opts, _pydantic_errors(f"{where}.{type_name}.", exc)
+        return (
+            type_name,
+            params,
+            opts,
+            _pydantic_errors(f"{where}.{type_name}.", exc, entry.params_model),
+        )
     return type_name, params, opts, []
 
 
@@ -116,7 +149,7 @@ def compile_rule(
     try:
         doc = RuleDoc.model_validate(raw)
     except ValidationError as exc:
-        return None, _pydantic_errors(prefix, exc)
+        return None, _pydantic_errors(prefix, exc, RuleDoc)
 
     errors: list[str] = []
     matchers: list[Matcher] = []
@@ -156,7 +189,7 @@ def compile_rule(
         try:
             options = ActionOptions.model_validate(opts)
         except ValidationError as exc:
-            errors += _pydantic_errors(f"{where}.", exc)
+            errors += _pydantic_errors(f"{where}.", exc, ActionOptions)
             continue
         if not errs:
             entry = actions.get(atype)
@@ -206,6 +239,7 @@ def compile_rule(
         scenarios=tuple(scenarios),
         actions=action_calls,
         validation=tuple(validations),
+        prevention=tuple(doc.prevention),
     )
     return rule, []
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.rules.cel import Condition
 from bot.rules.durations import Duration
 from bot.rules.matchers import Matcher, matches_all
 
 PROBE_OPTIONS = {"timeout"}
+SEVERITIES = ("P1", "P2", "P3", "P4")  # P1 most urgent; Slack routes by them
 ACTION_OPTIONS = {
     "mode",
     "confirm",
@@ -24,6 +25,7 @@ ACTION_OPTIONS = {
     "approvals",
     "description",
     "allowed",
+    "mitigation",
 }
 
 
@@ -53,6 +55,9 @@ class AllowedDoc(_Strict):
     users: list[str] = Field(default_factory=list)  # Slack user ids
     groups: list[str] = Field(default_factory=list)  # user-group handles
     channels: list[str] = Field(default_factory=list)  # channel ids or names
+    # the runbook's "Roles Required" (senior-devops, dba, …): each becomes the Slack user
+    # group HONUA_BOT_SLACK_ROLE_GROUPS maps it to; an unmapped role restricts nothing
+    roles: list[str] = Field(default_factory=list)
 
 
 class ActionOptions(_Strict):
@@ -63,6 +68,9 @@ class ActionOptions(_Strict):
     approvals: int = Field(default=1, ge=1)
     description: str = ""
     allowed: AllowedDoc | None = None  # overrides HONUA_BOT_SLACK_* permissions
+    # a temporary mitigation (concurrency cut, rate limit, provider swap, longer timeout):
+    # `honua-bot audit --mitigations` lists it until its undo runs
+    mitigation: bool = False
 
 
 class ValidationDoc(_Strict):
@@ -75,12 +83,21 @@ class ValidationDoc(_Strict):
 class RuleDoc(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     runbook: str = ""
-    severity: str = ""
+    severity: str = Field(default="", description="P1 (most urgent) to P4; empty: none")
     match: MatchDoc
     probes: dict[str, dict[str, Any]] = Field(default_factory=dict)
     diagnosis: list[ScenarioDoc] = Field(default_factory=list)
     actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     validation: list[ValidationDoc] = Field(default_factory=list)
+    # the runbook's Prevention items: the resolved message carries them as a checklist
+    prevention: list[str] = Field(default_factory=list)
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value and value not in SEVERITIES:
+            raise ValueError(f"{value!r} is not a severity: use P1 (most urgent), P2, P3 or P4")
+        return value
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,7 @@ class Rule:
     scenarios: tuple[Scenario, ...]
     actions: dict[str, ActionCall] = field(default_factory=dict)
     validation: tuple[Validation, ...] = ()
+    prevention: tuple[str, ...] = ()
 
     def matches(self, labels: dict[str, str]) -> bool:
         if self.alertnames and labels.get("alertname", "") not in self.alertnames:

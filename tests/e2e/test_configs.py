@@ -96,13 +96,10 @@ def test_alertmanager_copy_points_at_the_bot_and_passes_amtool(tmp_path: Path) -
 
 def test_the_simulator_reads_the_seeded_process_config() -> None:
     settings = parse_appsettings(APPSETTINGS_YAML)
-    assert settings.max_concurrent == 20 and settings.provider == "openai"
-    assert settings.timeouts == {
-        "DeploymentProcess": 60.0,
-        "UpgradeProcess": 90.0,
-        "MetadataProcess": 15.0,
-    }
-    swapped = APPSETTINGS_YAML.replace("Provider: OpenAI ", "Provider: Azure ")
-    assert parse_appsettings(swapped).provider == "azure"
+    # the runbooks' layout: Azure primary, ProcessFramework.ProcessTimeouts.<type>
+    assert settings.max_concurrent == 20 and settings.provider == "azure"
+    assert settings.timeouts == {"DeploymentProcess": 60.0}
+    swapped = APPSETTINGS_YAML.replace("Provider: Azure ", "Provider: OpenAI ")
+    assert parse_appsettings(swapped).provider == "openai"
     assert parse_appsettings("ProcessFramework: [not, a, map]\n").max_concurrent is None
     assert parse_appsettings(": not yaml :").provider is None

@@ -54,7 +54,7 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
         # the ConfigMap was edited in place (20 → 10, comments kept) and the pods rolled
         assert appsettings(stack)["ProcessFramework"]["MaxConcurrentProcesses"] == 10
         cm = stack.kube.get("configmaps", NAMESPACE, "process-config")
-        assert "halve it when LLM providers throttle" in cm["data"]["appsettings.yaml"]
+        assert 'Runbook 1 Scenario B "20 → 10"' in cm["data"]["appsettings.yaml"]
         assert restarted_at(stack) is not None
         assert stack.sim.config_loads > loads and stack.sim.max_concurrent == 10
         assert any("running `halve-concurrency`" in t and "20 → 10" in t for t in thread), thread
@@ -125,19 +125,20 @@ async def test_runbook4_primary_provider_rate_limited_swapping_providers_ends_th
     tmp_path: Path,
 ) -> None:
     async with e2e_stack(tmp_path) as stack:
-        assert stack.sim.primary_provider == "openai"  # process-config: Provider OpenAI
+        # process-config as Runbook 4 documents it: Provider Azure, FallbackProvider OpenAI
+        assert stack.sim.primary_provider == "azure"
         async with httpx.AsyncClient(base_url=stack.sim_server.url) as sim:
-            await sim.post("/_sim/llm", json={"provider": "openai", "mode": "rate_limit"})
+            await sim.post("/_sim/llm", json={"provider": "azure", "mode": "rate_limit"})
         message = await stack.message("LlmApiRateLimit")
         assert scenario_of(message) == "primary-rate-limited"
-        assert "The primary provider OpenAI is rate limiting" in summary_of(message)
-        assert "make Azure the primary" in summary_of(message)
+        assert "The primary provider Azure is rate limiting" in summary_of(message)
+        assert "make OpenAI the primary" in summary_of(message)
 
         await stack.press(message, "swap-provider")
         thread = await stack.verified(message, "swap-provider")
         assert await stack.runs(message) == [("swap-provider", "slack:U0ALICE", "verified")]
         llm = appsettings(stack)["LlmProvider"]
-        assert (llm["Provider"], llm["FallbackProvider"]) == ("Azure", "OpenAI")
+        assert (llm["Provider"], llm["FallbackProvider"]) == ("OpenAI", "Azure")
         assert restarted_at(stack) is not None
-        assert stack.sim.primary_provider == "azure"  # the rolled pods use Azure
+        assert stack.sim.primary_provider == "openai"  # the rolled pods use OpenAI
         assert any("running `swap-provider`" in t for t in thread), thread

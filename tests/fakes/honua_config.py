@@ -13,7 +13,8 @@ simulator models to :meth:`Simulator.apply_settings`:
   (Runbook 1 scenario B: halving it ends them);
 - ``LlmProvider.Provider``: the primary provider, whose health decides LLM
   errors (Runbook 4: swapping to a healthy fallback ends them);
-- ``ProcessTimeouts.<type>`` (minutes): when a Running process is overdue.
+- ``ProcessFramework.ProcessTimeouts.<type>`` (minutes, Runbook 2 Option 3): when a
+  Running process is overdue.
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ def parse_appsettings(text: str) -> AppSettings:
         return AppSettings()
     framework = doc.get("ProcessFramework") or {}
     llm = doc.get("LlmProvider") or {}
-    timeouts = doc.get("ProcessTimeouts") or {}
+    timeouts = framework.get("ProcessTimeouts") if isinstance(framework, dict) else None
+    timeouts = timeouts or {}
     concurrency = framework.get("MaxConcurrentProcesses") if isinstance(framework, dict) else None
     provider = llm.get("Provider") if isinstance(llm, dict) else None
     return AppSettings(

@@ -39,6 +39,7 @@ _RESOURCES = [
     ("networking.k8s.io/v1", "networkpolicies", "NetworkPolicy", True),
     # the Prometheus Operator's CRD, as in a cluster that has it
     ("monitoring.coreos.com/v1", "servicemonitors", "ServiceMonitor", True),
+    ("monitoring.coreos.com/v1", "prometheusrules", "PrometheusRule", True),
 ]
 _VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 

@@ -294,26 +294,23 @@ async def test_expand_pvc_refuses_shrinking_and_a_class_without_expansion(kube: 
     )
     with pytest.raises(Refused) as exc:
         await plan("kubernetes.expand_pvc", {"name": "data", "size": "2Gi"}, kube.ctx())
-    assert exc.value.gate == "input"
+    assert exc.value.gate == "input"  # the admission plugin's 403 is not an RBAC matter
     assert exc.value.message.startswith("storageclass fixed does not allow volume expansion")
+    assert "must support resize" in exc.value.message  # the API server's own words
+    assert kube.get("persistentvolumeclaims", "data")["spec"]["resources"]["requests"] == {
+        "storage": "1Gi"
+    }
 
 
-async def test_expand_pvc_when_the_class_cannot_be_read_leaves_it_to_the_dry_run(
-    kube: Kube,
-) -> None:
-    kube.fake.create("storageclasses", {"metadata": {"name": "fixed"}, "provisioner": "x"})
-    kube.fake.create(
-        "persistentvolumeclaims",
-        {
-            "metadata": {"name": "data"},
-            "spec": {"storageClassName": "fixed", "resources": {"requests": {"storage": "1Gi"}}},
-        },
-        NS,
-    )
+async def test_expand_pvc_needs_no_cluster_scoped_read(kube: Kube) -> None:
+    """The chart grants namespaced permissions only: the class is judged by the API
+    server's dry run of the patch, never by reading the StorageClass."""
     kube.fake.deny("get", "storageclasses")
-    with pytest.raises(Refused) as exc:  # the admission plugin's 403 is not an RBAC matter
-        await plan("kubernetes.expand_pvc", {"name": "data", "size": "2Gi"}, kube.ctx())
-    assert exc.value.gate == "input" and "must support resize" in exc.value.message
+    the_plan, outcome = await plan_then_execute(
+        kube, "kubernetes.expand_pvc", {"name": "redis-data-redis-0", "size": "20Gi"}
+    )
+    assert the_plan.dry_run_checked and the_plan.warnings == []
+    assert outcome.ok and "capacity is now 20Gi" in outcome.message
 
 
 async def test_dry_run_mode_executes_nothing(kube: Kube) -> None:

@@ -132,8 +132,7 @@ async def test_a_missing_key_names_the_keys_that_exist(kube: Kube) -> None:
     assert exc.value.gate == "input"
     assert exc.value.message == (
         f"configmap {NS}/process-config, entry appsettings.yaml: ProcessFramework.MaxProcesses "
-        "does not exist; keys at ProcessFramework: MaxConcurrentProcesses, StateStore, "
-        "ProgressReportIntervalSeconds"
+        "does not exist; keys at ProcessFramework: MaxConcurrentProcesses, ProcessTimeouts"
     )
     with pytest.raises(Refused) as exc:
         await plan("kubernetes.patch_config", {**HALVE, "value": "many"}, kube.ctx())
@@ -170,25 +169,29 @@ async def test_rbac_denial_is_a_clear_refusal(kube: Kube) -> None:
 async def test_swap_llm_provider_in_one_edit(kube: Kube) -> None:
     the_plan, outcome = await plan_then_execute(kube, "kubernetes.swap_llm_provider", {})
     assert [(c.field, c.before, c.after) for c in the_plan.changes] == [
-        ("appsettings.yaml: LlmProvider.Provider", "OpenAI", "Azure"),
-        ("appsettings.yaml: LlmProvider.FallbackProvider", "Azure", "OpenAI"),
+        ("appsettings.yaml: LlmProvider.Provider", "Azure", "OpenAI"),
+        ("appsettings.yaml: LlmProvider.FallbackProvider", "OpenAI", "Azure"),
     ]
     assert outcome.ok and outcome.changes == the_plan.changes
     assert changed_lines(APPSETTINGS_YAML, data(kube)["appsettings.yaml"]) == [
-        "-  Provider: OpenAI          # primary",
-        "-  FallbackProvider: Azure   # used when the primary fails or throttles",
-        "+  Provider: Azure           # primary",
-        "+  FallbackProvider: OpenAI  # used when the primary fails or throttles",
+        "-  Provider: Azure            # primary",
+        "-  FallbackProvider: OpenAI   # used when the primary fails or throttles",
+        "+  Provider: OpenAI           # primary",
+        "+  FallbackProvider: Azure    # used when the primary fails or throttles",
     ]
     assert outcome.undo is not None and outcome.undo.type == "kubernetes.swap_llm_provider"
 
 
 async def test_swap_refuses_a_disabled_fallback(kube: Kube) -> None:
-    disable = {"configmap": "process-config", "key": "LlmProvider.Azure.Enabled", "value": "false"}
-    await plan_then_execute(kube, "kubernetes.patch_config", disable)
+    # the runbook's OpenAI section has no Enabled switch: Runbook 4 Scenario C adds one
+    disable = {
+        "configmap": "process-config",
+        "edits": [{"key": "LlmProvider.OpenAI.Enabled", "value": "false", "add": True}],
+    }
+    await plan_then_execute(kube, "kubernetes.set_config", disable)
     with pytest.raises(Refused) as exc:
         await plan("kubernetes.swap_llm_provider", {}, kube.ctx())
-    assert exc.value.gate == "input" and "LlmProvider.Azure.Enabled is false" in exc.value.message
+    assert exc.value.gate == "input" and "LlmProvider.OpenAI.Enabled is false" in exc.value.message
 
 
 async def test_config_history_names_the_manager_and_changed_keys_and_restore_goes_back(
@@ -206,7 +209,7 @@ async def test_config_history_names_the_manager_and_changed_keys_and_restore_goe
     assert config_snapshots.snapshot_key(NS, "process-config") in exc.value.message
 
     # someone edits the ConfigMap by hand: a bad value
-    bad = APPSETTINGS_YAML.replace("MaxPoolSize: 50", "MaxPoolSize: 5000")
+    bad = APPSETTINGS_YAML.replace("MaxPoolSize: 100", "MaxPoolSize: 5000")
     kube.fake.patch(
         "configmaps",
         NS,
@@ -221,7 +224,7 @@ async def test_config_history_names_the_manager_and_changed_keys_and_restore_goe
     params = {"configmap": "process-config", "restart": f"deployment/{APP}"}
     the_plan, outcome = await plan_then_execute(kube, "kubernetes.restore_config", params)
     assert [(c.field, c.before, c.after) for c in the_plan.changes[:1]] == [
-        ("appsettings.yaml: Database.MaxPoolSize", 5000, 50)
+        ("appsettings.yaml: Database.MaxPoolSize", 5000, 100)
     ]
     assert outcome.ok and outcome.changes == the_plan.changes
     assert data(kube)["appsettings.yaml"] == APPSETTINGS_YAML

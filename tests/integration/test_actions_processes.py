@@ -162,6 +162,18 @@ async def test_resubmit_cancels_and_starts_the_same_type_with_the_same_input(
     assert (new["processType"], new["input"]) == ("UpgradeProcess", old["input"])
 
 
+async def test_resubmit_refuses_a_process_that_created_resources(
+    ctx: ActionContext, api: httpx.AsyncClient, honua_sim: RunningSim
+) -> None:
+    # Runbook 5's example: vpc-…, subnet-456 created; resubmitting would create them again
+    [pid] = await add(api, state="runaway")
+    with pytest.raises(Refused) as exc:
+        await run("processes.resubmit", {"process_id": pid}, ctx)
+    assert exc.value.gate == "input" and "subnet-456" in exc.value.message
+    assert "Post-Cancellation" in exc.value.message
+    assert await status(api, pid) == "Running"  # nothing was cancelled
+
+
 async def test_resubmit_of_a_failed_process_only_starts_the_new_one(
     ctx: ActionContext, api: httpx.AsyncClient, honua_sim: RunningSim
 ) -> None:

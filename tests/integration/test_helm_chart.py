@@ -35,8 +35,13 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     "defaults": {},
     "all-actions-off": ALL_OFF,
     "ha": {"secrets": {"redisUrl": {"name": "honua-bot", "key": "redis-url"}}},
+    "cluster-wide": {"rbac": {"clusterWide": True}},
     "monitoring": {
-        "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prom"}}},
+        "metrics": {
+            "serviceMonitor": {"enabled": True, "labels": {"release": "prom"}},
+            "prometheusRule": {"enabled": True, "labels": {"release": "prom"}},
+            "grafanaDashboard": {"enabled": True, "annotations": {"grafana_folder": "Honua"}},
+        },
         "networkPolicy": {
             "enabled": True,
             "ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "monitoring"}}}],
@@ -160,23 +165,48 @@ def test_each_action_adds_exactly_its_own_permissions(render: Render, entry: dic
     objects = render(values)
     role = one(objects, "Role")
     assert rule_set(role["rules"]) == expected([*permissions["probes"], entry])
-    cluster_roles = find(objects, "ClusterRole")
-    if entry.get("clusterRules"):
-        (cluster_role,) = cluster_roles
-        assert rule_set(cluster_role["rules"]) == expected([entry], "clusterRules")
-        binding = one(objects, "ClusterRoleBinding")
-        assert binding["roleRef"]["name"] == cluster_role["metadata"]["name"]
-        assert binding["subjects"][0]["namespace"] == "honua-bot"
-    else:
-        assert cluster_roles == []
+    assert not find(objects, "ClusterRole") and not find(objects, "ClusterRoleBinding")
 
 
-def test_cluster_role_only_while_expand_pvc_is_on(render: Render) -> None:
-    (cluster_role,) = find(render(), "ClusterRole")
-    assert rule_set(cluster_role["rules"]) == {("storage.k8s.io", "storageclasses", "get")}
+CLUSTER_SCOPED_KINDS = {
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "Namespace",
+    "StorageClass",
+    "PersistentVolume",
+    "PriorityClass",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+}
+
+
+def test_default_install_needs_only_namespaced_permissions(render: Render) -> None:
+    """A namespace admin can install the defaults: every object is namespaced, and
+    the Role grants nothing a namespace admin lacks (no cluster-scoped resource)."""
+    objects = render()
+    kinds = {o["kind"] for o in objects}
+    assert not kinds & CLUSTER_SCOPED_KINDS, kinds & CLUSTER_SCOPED_KINDS
+    for obj in objects:
+        assert obj["metadata"].get("namespace"), f"{obj['kind']} {obj['metadata']['name']}"
+    cluster_scoped_resources = {"storageclasses", "nodes", "namespaces", "persistentvolumes"}
+    for role in find(objects, "Role"):
+        assert not {res for _, res, _ in rule_set(role["rules"])} & cluster_scoped_resources
+
+
+def test_cluster_wide_permissions_only_behind_their_value(render: Render) -> None:
+    objects = render({"rbac": {"clusterWide": True}})
+    assert not find(objects, "Role") and not find(objects, "RoleBinding")
+    cluster_role = one(objects, "ClusterRole")
+    assert rule_set(cluster_role["rules"]) == rule_set(one(render(), "Role")["rules"])
     assert cluster_role["metadata"]["name"] == "honua-bot-honua-bot"  # namespace-prefixed
-    off = render({"actions": {"kubernetes": {"expandPvc": False}}})
-    assert not find(off, "ClusterRole") and not find(off, "ClusterRoleBinding")
+    binding = one(objects, "ClusterRoleBinding")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": cluster_role["metadata"]["name"],
+    }
+    assert binding["subjects"][0]["namespace"] == "honua-bot"
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))

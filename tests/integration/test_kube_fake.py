@@ -253,7 +253,7 @@ async def test_json_patch_undo_reuses_the_old_replica_set(
 async def test_merge_patch_configmap(core: CoreV1Api) -> None:
     cm = await core.read_namespaced_config_map("process-config", NS)
     assert "MaxConcurrentProcesses: 20" in cm.data["appsettings.yaml"]
-    assert "# Upper bound" in cm.data["appsettings.yaml"]
+    assert "# Runbook 1 Scenario B" in cm.data["appsettings.yaml"]
     new_yaml = cm.data["appsettings.yaml"].replace(
         "MaxConcurrentProcesses: 20", "MaxConcurrentProcesses: 10"
     )

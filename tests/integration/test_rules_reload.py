@@ -211,6 +211,7 @@ async def test_broken_edit_keeps_last_good_rules_until_fixed(rules_dir: Path) ->
         metrics = (await bot.http.get("/metrics")).text
         assert reload_errors(metrics) >= errors_before + 1
         assert f"honua_bot_rules_loaded {float(len(initial))}" in metrics
+        assert "honua_bot_rules_reload_failing 1.0" in metrics  # the chart's alert fires
 
         # alerts are still diagnosed, with the last good rules
         resp = await bot.post(notification(alert(fingerprint="fp-during-broken")))
@@ -242,6 +243,7 @@ async def test_broken_edit_keeps_last_good_rules_until_fixed(rules_dir: Path) ->
         assert llm_summary(bot).startswith("Fixed summary:")
         metrics = (await bot.http.get("/metrics")).text
         assert reload_errors(metrics) >= errors_before + 2  # counters never go back
+        assert "honua_bot_rules_reload_failing 0.0" in metrics  # and resolves
 
 
 # --- honua-bot serve as a process ----------------------------------------------------

@@ -33,6 +33,7 @@ async def test_llm_rate_limit_scenario_from_real_prometheus_and_process_api(
         "redis_pod",
         "redis",
         "rollout",
+        "redis_logs",
         "config",
     }
     assert d.findings["failure_rate"].data["value"] > 0

@@ -167,6 +167,45 @@ async def test_a_rule_can_name_who_may_press_an_action(tmp_path: Path, fake: Fak
         assert "restart-redis started" in (await answer(fake, key))["text"]
 
 
+async def test_a_rule_names_the_runbooks_role_and_the_settings_map_it_to_a_group(
+    tmp_path: Path, fake: FakeSlack
+) -> None:
+    # Runbook 3: "Roles Required: Senior DevOps Engineer"
+    rules = RULES.replace(
+        "    kubernetes.rollout_restart: {name: honua-process-framework}\n",
+        "    kubernetes.rollout_restart: {name: honua-process-framework}\n"
+        "    allowed: {roles: [senior-devops]}\n",
+    )
+    async with slack_bot(
+        tmp_path,
+        fake,
+        rules=write_rules(tmp_path, rules),
+        slack_allowed_users=["U0ALICE"],
+        slack_role_groups={"senior-devops": "oncall"},
+    ) as h:
+        h.service.requests.runner = RecordingRunner()
+        message = await _posted(h, fake)
+        _, key = await click(h, fake, message, "honua:action:restart-app")  # alice: not @oncall
+        assert "only @oncall" in (await answer(fake, key))["text"]
+        _, key = await click(h, fake, message, "honua:action:restart-app", user="U0BOB")
+        assert "restart-app started" in (await answer(fake, key))["text"]
+
+
+async def test_an_unmapped_role_adds_no_restriction(tmp_path: Path, fake: FakeSlack) -> None:
+    rules = RULES.replace(
+        "    kubernetes.rollout_restart: {name: honua-process-framework}\n",
+        "    kubernetes.rollout_restart: {name: honua-process-framework}\n"
+        "    allowed: {roles: [senior-devops]}\n",
+    )
+    async with slack_bot(
+        tmp_path, fake, rules=write_rules(tmp_path, rules), slack_allowed_users=["U0ALICE"]
+    ) as h:
+        h.service.requests.runner = RecordingRunner()
+        message = await _posted(h, fake)
+        _, key = await click(h, fake, message, "honua:action:restart-app")
+        assert "restart-app started" in (await answer(fake, key))["text"]
+
+
 # -- once, stale, honest refusals ------------------------------------------------------------------
 async def test_double_click_acts_once(tmp_path: Path, fake: FakeSlack) -> None:
     async with slack_bot(tmp_path, fake) as h:

@@ -197,6 +197,8 @@ async def test_slack_down_then_back_loses_nothing(tmp_path: Path, fake: FakeSlac
         await wait_for(lambda: shown() >= {incident_id(a) for a in alerts[:2]}, 10)
         failures = h.service.metrics.worker_errors.labels("pipeline")
         await wait_for(lambda: failures._value.get() >= 2, 10)  # both answered 503 and raised
+        slack_errors = h.service.metrics.slack_errors.labels("chat.postMessage")
+        assert slack_errors._value.get() >= 2  # the chart's HonuaBotSlackFailing alert
 
         # then no Slack at all: connection refused
         await fake.stop()

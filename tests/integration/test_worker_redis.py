@@ -343,6 +343,8 @@ async def test_entry_that_keeps_failing_is_dead_lettered_not_dropped(
         assert notifier.events == []
         assert bot.service.workers  # still running
         assert await bot_metric(bot, "honua_bot_worker_errors_total", stage="pipeline") >= 1
+        # what the chart's HonuaBotDeadLetters alert watches
+        assert await bot_metric(bot, "honua_bot_dead_letters_total") == 1
 
 
 # --- real processes -------------------------------------------------------------

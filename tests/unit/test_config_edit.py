@@ -34,9 +34,9 @@ def test_yaml_edit_changes_one_line_and_keeps_comments_and_order() -> None:
         "-  MaxConcurrentProcesses: 20",
         "+  MaxConcurrentProcesses: 10",
     ]
-    _, pool = edit(APPSETTINGS_YAML, "appsettings.yaml", "Database.MaxPoolSize", 25)
-    # an end-of-line comment stays on its line
-    assert "  MaxPoolSize: 25  # keep below PostgreSQL max_connections / replicas" in pool
+    _, pool = edit(APPSETTINGS_YAML, "appsettings.yaml", "Database.MaxPoolSize", 20)
+    # an end-of-line comment stays on its line, at its column
+    assert "  MaxPoolSize: 20   # keep below PostgreSQL max_connections / replicas" in pool
 
 
 def test_yaml_quoting_style_is_kept_and_ambiguous_strings_are_quoted() -> None:
@@ -71,7 +71,7 @@ def test_missing_key_names_the_path_and_the_keys_at_that_level() -> None:
         ce.set_value(doc, "ProcessFramework.MaxProcesses", 1)
     assert str(exc.value) == (
         "ProcessFramework.MaxProcesses does not exist; keys at ProcessFramework: "
-        "MaxConcurrentProcesses, StateStore, ProgressReportIntervalSeconds"
+        "MaxConcurrentProcesses, ProcessTimeouts"
     )
     with pytest.raises(ce.ConfigEditError, match="keys at the top level: ProcessFramework"):
         ce.get_value(doc.data, "Nope.Key")
@@ -131,14 +131,14 @@ def test_type_mismatch_guards_numbers_and_flags() -> None:
 
 
 def test_per_key_diff_of_two_versions() -> None:
-    _, after = edit(APPSETTINGS_YAML, "appsettings.yaml", "LlmProvider.Provider", "Azure")
+    _, after = edit(APPSETTINGS_YAML, "appsettings.yaml", "LlmProvider.Provider", "OpenAI")
     assert ce.diff_entry("appsettings.yaml", APPSETTINGS_YAML, after) == [
-        ("LlmProvider.Provider", "OpenAI", "Azure")
+        ("LlmProvider.Provider", "Azure", "OpenAI")
     ]
     old = {"appsettings.yaml": APPSETTINGS_YAML, "LOG_LEVEL": "Information"}
     new = {"appsettings.yaml": after, "EXTRA": "1"}
     assert ce.diff_data(old, new) == [
-        ("appsettings.yaml: LlmProvider.Provider", "OpenAI", "Azure"),
+        ("appsettings.yaml: LlmProvider.Provider", "Azure", "OpenAI"),
         ("LOG_LEVEL", "Information", ce.ABSENT),
         ("EXTRA", ce.ABSENT, "1"),
     ]

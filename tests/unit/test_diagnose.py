@@ -287,6 +287,7 @@ def test_runbook1_redis_connection_with_prometheus_down(runbook1: Rule) -> None:
     assert {f.probe: f.error for f in d.failed_probes} == {
         "failure_rate": "connection refused: prometheus 127.0.0.1:9090",
         "llm_rate_limit": "connection refused: prometheus 127.0.0.1:9090",
+        "failure_history": "connection refused: prometheus 127.0.0.1:9090",
         "redis": "connection refused: redis-0.redis:6379",
     }
     assert "redis-0 Running CrashLoopBackOff, OOMKilled" in d.summary
@@ -310,6 +311,8 @@ def test_runbook1_with_no_results_is_unclassified_naming_every_probe(runbook1: R
         "redis_pod",
         "redis",
         "rollout",
+        "failure_history",
+        "redis_logs",
         "config",
     ]
     assert d.summary.endswith("probes that failed: " + ", ".join(probes))

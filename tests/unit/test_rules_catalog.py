@@ -1,6 +1,6 @@
 """The shipped runbook rules as a whole: they load, every recorded fixture gives
 the scenario and actions its manifest expects, every alert they match is
-defined in examples/, the README table is the generator's output, and the
+defined in examples/, the docs/rules.md table is the generator's output, and the
 defaults keep destructive actions behind a human."""
 
 from __future__ import annotations
@@ -131,12 +131,12 @@ def _rules_table() -> ModuleType:
     return module
 
 
-def test_readme_table_is_the_generators_output(ruleset: RuleSet) -> None:
+def test_docs_table_is_the_generators_output(ruleset: RuleSet) -> None:
     gen = _rules_table()
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
     table = gen.render_table(ruleset)
-    assert gen.replace_block(readme, table) == readme, (
-        "README's runbook table is stale: python scripts/rules_table.py --write README.md"
+    assert gen.replace_block(doc, table) == doc, (
+        "docs/rules.md's runbook table is stale: python scripts/rules_table.py --write"
     )
     for rule in ruleset.rules:
         for scenario in rule.scenarios:

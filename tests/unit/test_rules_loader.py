@@ -112,7 +112,7 @@ ERROR_CASES = [
     ),
     pytest.param(
         "probes:\n  q: {processes.list: {statuz: Failed}}\n",
-        ["rule bad: probes.q.processes.list.statuz: Extra inputs are not permitted"],
+        ["rule bad: probes.q.processes.list.statuz: unknown key 'statuz' (did you mean status?)"],
         id="probe-param-misspelt",
     ),
     pytest.param(
@@ -167,13 +167,43 @@ ERROR_CASES = [
     ),
     pytest.param(
         "diagnoses: []\n",
-        ["rule bad: diagnoses: Extra inputs are not permitted"],
+        ["rule bad: diagnoses: unknown key 'diagnoses' (did you mean diagnosis?)"],
         id="misspelt-top-level-key",
     ),
     pytest.param(
         "diagnosis:\n  - {scenario: s, when: 'true', action: [x]}\n",
-        ["rule bad: diagnosis.0.action: Extra inputs are not permitted"],
+        ["rule bad: diagnosis.0.action: unknown key 'action' (did you mean actions?)"],
         id="misspelt-scenario-key",
+    ),
+    pytest.param(
+        "matchh: {alertname: X}\n",
+        ["rule bad: matchh: unknown key 'matchh' (did you mean match?)"],
+        id="misspelt-match",
+    ),
+    pytest.param(
+        "validation:\n  - {expr: up, hodls: 'value > 0'}\n",
+        ["rule bad: validation.0.hodls: unknown key 'hodls' (did you mean holds?)"],
+        id="misspelt-validation-key",
+    ),
+    pytest.param(
+        "probes:\n  q: {prometheus.query: {expr: up}, timeuot: 2s}\n",
+        ["rule bad: probes.q: unknown option 'timeuot' (did you mean timeout?)"],
+        id="misspelt-probe-option",
+    ),
+    pytest.param(
+        "actions:\n  a: {kubernetes.rollout_restart: {name: x}, mdoe: auto}\n",
+        ["rule bad: actions.a: unknown option 'mdoe' (did you mean mode?)"],
+        id="misspelt-action-option",
+    ),
+    pytest.param(
+        "actions:\n  a: {kubernetes.rollout_restart: {name: x}, allowed: {usres: [U1]}}\n",
+        ["rule bad: actions.a.allowed.usres: unknown key 'usres' (did you mean users?)"],
+        id="misspelt-allowed-key",
+    ),
+    pytest.param(
+        "severity: P9\n",
+        ["rule bad: severity: 'P9' is not a severity: use P1 (most urgent), P2, P3 or P4"],
+        id="severity-out-of-range",
     ),
     pytest.param(
         "probes:\n  Failure-Rate: {prometheus.query: {expr: up}}\n",

@@ -195,8 +195,12 @@ async def test_failed_runs_open_the_breaker_for_auto_mode_only(tmp_path: Path) -
     broken = ProposedAction(name="broken", type="test.touch", params={"target": "e", "fail": True})
     auto = await k.engine.run(incident, broken, Actor(id="auto", source="auto"))
     assert auto.gate == "circuit_breaker" and "a human must decide" in auto.message
+    # the chart's HonuaBotBreakerOpen alert: counted once, when it opened
+    opened = k.engine.pipeline.metrics.breaker_opened.labels("test.touch")
+    assert opened._value.get() == 1
     human = await k.act(incident.id, "broken", who="carol")
     assert human.gate == "execution"  # a person may still try
+    assert opened._value.get() == 1  # still the same open breaker
     stored = await k.store.get_incident(incident.id)
     assert stored is not None and stored.runs[-1].state == "failed"
 

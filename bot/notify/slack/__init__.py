@@ -81,7 +81,9 @@ class SlackIntegration:
                 "no HONUA_BOT_SLACK_ALLOWED_USERS/GROUPS/CHANNELS: anyone who sees a message "
                 "may press its buttons"
             )
-        authorizer = Authorizer(default, per_action, self.client, self.store)
+        authorizer = Authorizer(
+            default, per_action, self.client, self.store, role_groups=s.slack_role_groups
+        )
         pipeline = getattr(requests, "pipeline", None)
         if pipeline is not None:
             authorizer.rules = pipeline.rules

@@ -69,7 +69,9 @@ class Authorizer:
         client: AsyncWebClient,
         store: Store,
         group_cache_seconds: float = 300.0,
+        role_groups: Mapping[str, str] | None = None,
     ) -> None:
+        self.role_groups = dict(role_groups or {})
         self.default = default
         self.per_action = dict(per_action)
         self.rules: Callable[[], RuleSet] | None = None  # set when attached to the engine
@@ -87,7 +89,10 @@ class Authorizer:
             call = found.actions.get(name.removeprefix("undo-")) if found else None
             allowed = call.options.allowed if call else None
             if allowed is not None:
-                return ClickPolicy.of(allowed.users, allowed.groups, allowed.channels)
+                roles = [self.role_groups[r] for r in allowed.roles if r in self.role_groups]
+                policy = ClickPolicy.of(allowed.users, [*allowed.groups, *roles], allowed.channels)
+                if not policy.open:  # only unmapped roles: the settings decide
+                    return policy
         return self.per_action.get(name, self.default)
 
     async def check(

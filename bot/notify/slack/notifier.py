@@ -135,6 +135,8 @@ class SlackNotifier:
         self.state = SlackState(store, config.ttl)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # told the Web API method of each call that failed after its retries (metrics)
+        self.on_failure: Callable[[str], None] = lambda method: None
 
     # lifecycle -----------------------------------------------------------------
     async def start(self) -> None:
@@ -295,6 +297,7 @@ class SlackNotifier:
         try:
             return await retrying(call)
         except (SlackApiError, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            self.on_failure(method)
             raise SlackUnavailable(f"{method}: {_describe(exc)}") from exc
 
     async def _post_activity(self, pace_key: str, ref: MessageRef, incident: Incident) -> None:

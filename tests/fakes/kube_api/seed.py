@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.fakes.kube_api.fake import FakeKube
@@ -16,40 +17,8 @@ PREVIOUS_IMAGE = "honua/process-framework:1.4.1"
 APP_LABELS = {"app": DEPLOYMENT}
 APPLY = "kubectl-client-side-apply"  # the field manager of `kubectl apply`
 
-APPSETTINGS_YAML = """\
-# Honua Process Framework settings (mounted at /app/config/appsettings.yaml).
-# Pods read this at start-up: roll the deployment after editing.
-ProcessFramework:
-  # Upper bound on processes running at once; halve it when LLM providers throttle.
-  MaxConcurrentProcesses: 20
-  StateStore: Redis  # process state lives under honua:process:{id}
-  ProgressReportIntervalSeconds: 30
-
-# Per process type, in minutes.
-ProcessTimeouts:
-  DeploymentProcess: 60
-  UpgradeProcess: 90
-  MetadataProcess: 15
-
-LlmProvider:
-  Provider: OpenAI          # primary
-  FallbackProvider: Azure   # used when the primary fails or throttles
-  OpenAI:
-    ApiKey: ${OPENAI_API_KEY}
-    DefaultModel: gpt-4o
-  Azure:
-    Enabled: true
-    Endpoint: https://honua.openai.azure.com/
-    DeploymentName: gpt-4o
-
-Database:
-  ConnectionString: Host=postgres;Database=honua;Username=honua
-  MaxPoolSize: 50  # keep below PostgreSQL max_connections / replicas
-
-Redis:
-  ConnectionString: redis-0.redis:6379
-  DefaultTtlHours: 24
-"""
+# the runbooks' documented config layout (see the file's comments for where each key is)
+APPSETTINGS_YAML = (Path(__file__).parent / "appsettings.yaml").read_text(encoding="utf-8")
 
 APP_LOG = [
     "info: Honua.ProcessFramework[0] Starting Honua Process Framework 1.4.2",

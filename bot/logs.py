@@ -45,7 +45,12 @@ def register_url_credentials(url: str | None) -> None:
 
 
 # user:password@ in any URL, registered or not (a URL in an exception message)
-_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/@:]*(?::[^\s/@]*)?@")
+_URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^\s/@:]*)(:[^\s/@]*)?@")
+
+
+def _hide_credentials(m: re.Match[str]) -> str:
+    # user:password@ keeps the user; a lone user@ may be a token: hidden too
+    return f"{m.group(1)}{m.group(2)}:***@" if m.group(3) is not None else f"{m.group(1)}***@"
 
 
 def mask_text(text: str) -> str:
@@ -58,7 +63,7 @@ def mask_text(text: str) -> str:
 def redact(text: str) -> str:
     """``text`` with URL credentials stripped and known secrets masked: for
     anything shown to people (findings, run details, Slack, the console)."""
-    return mask_text(_URL_CREDENTIALS.sub(r"\1***@", text))
+    return mask_text(_URL_CREDENTIALS.sub(_hide_credentials, text))
 
 
 def _mask(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

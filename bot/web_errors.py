@@ -20,6 +20,7 @@ from bot.logs import get_logger
 
 log = get_logger("web")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CLOSE_AFTER = web.RequestKey("close_after", bool)  # the body read failed: do not reuse
 
 
 def error_id() -> str:
@@ -36,10 +37,14 @@ async def read_body(request: web.Request, limit: int, timeout: float = 10.0) -> 
     try:
         return await asyncio.wait_for(request.read(), timeout)
     except TimeoutError as exc:
+        # aiohttp's decompressor can wait for ever on a body it cannot finish
+        # (deflate b"\x00"): that connection's parser is stuck, so close it
+        request[CLOSE_AFTER] = True
         raise IntakeError(408, "body_timeout", f"body not received within {timeout:g} s") from exc
     except web.HTTPRequestEntityTooLarge as exc:
         raise IntakeError(413, "too_large", f"body exceeds the limit of {limit} bytes") from exc
     except RequestPayloadError as exc:
+        request[CLOSE_AFTER] = True
         encoding = request.headers.get("Content-Encoding", "")
         what = f" (Content-Encoding: {encoding})" if encoding else ""
         raise IntakeError(400, "unreadable_body", f"body could not be read{what}") from exc
@@ -48,7 +53,10 @@ async def read_body(request: web.Request, limit: int, timeout: float = 10.0) -> 
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
-        return await handler(request)
+        response = await handler(request)
+        if request.get(CLOSE_AFTER):
+            response.force_close()
+        return response
     except web.HTTPException:
         raise
     except RequestPayloadError:

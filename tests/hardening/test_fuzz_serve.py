@@ -84,6 +84,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bot]:
             "HONUA_BOT_SLACK_API_URL": f"http://127.0.0.1:{slack_port}/api/",
             "HONUA_BOT_SLACK_SIGNING_SECRET": SECRET,
             "HONUA_BOT_PROBE_TIMEOUT": "0.5",
+            # a body aiohttp's decompressor never finishes is refused after this
+            "HONUA_BOT_BODY_TIMEOUT_SECONDS": "1",
             "PYTHONPATH": str(REPO),
         },
     )

@@ -52,3 +52,19 @@ async def test_incidents_limit_out_of_range_is_400() -> None:
             resp = await bot.http.get("/incidents", params={"limit": bad})
             assert resp.status_code == 400, (bad, resp.text)
         assert (await bot.http.get("/incidents", params={"limit": "500"})).status_code == 200
+
+
+async def test_undecodable_deflate_body_does_not_stall_the_connection() -> None:
+    """aiohttp's decompressor may wait for ever on a deflate body it cannot
+    finish: the body timeout answers 408 and the connection is not reused."""
+    import httpx
+
+    async with BotHarness(body_timeout_seconds=1) as bot:
+        async with httpx.AsyncClient(base_url=bot.url, timeout=8) as http:
+            for _ in range(3):
+                junk = await http.post(
+                    "/alerts", content=b"\x00", headers={"Content-Encoding": "deflate"}
+                )
+                assert junk.status_code in (400, 408), junk.text
+                after = await http.post("/alerts", json=notification())
+                assert after.status_code == 200, after.text

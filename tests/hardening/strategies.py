@@ -39,7 +39,14 @@ def schema_valid_alerts(draw: st.DrawFn) -> dict[str, Any]:
         "status": draw(st.sampled_from(["firing", "resolved"])),
         "labels": labels,
         "annotations": draw(st.dictionaries(odd_text, odd_text, max_size=3)),
-        "startsAt": draw(st.one_of(timestamps(), st.just("2026-01-01T00:00:00Z"))),
+        "startsAt": draw(
+            st.one_of(
+                timestamps(),
+                st.just("2026-01-01T00:00:00Z"),
+                # the edges, where UTC conversion leaves the representable range
+                st.sampled_from(["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59.5-14:00"]),
+            )
+        ),
     }
     if draw(st.booleans()):
         alert["endsAt"] = draw(st.one_of(timestamps(), st.just("0001-01-01T00:00:00Z")))

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
-from bot.engine.intake import IntakeError
+from bot.alerts.intake import IntakeError
 from bot.logs import get_logger
 
 log = get_logger("web")

@@ -45,7 +45,7 @@ def cell(text: str) -> str:
 
 def action_text(call: ActionCall) -> str:
     o = call.options
-    notes = ["**auto**" if o.mode == "auto" else "manual"]
+    notes = [f"**{o.mode}**" if o.mode != "manual" else "manual"]
     if o.confirm or call.destructive:
         notes.append("confirm")
     if o.approvals > 1:
@@ -118,7 +118,7 @@ def replace_block(text: str, table: str) -> str:
 
 
 def load(rules: Path) -> RuleSet:
-    from bot.engine.service import load_builtins
+    from bot.app import load_builtins
     from bot.registry import actions, probes
     from bot.rules import load_rules
 

@@ -158,7 +158,7 @@ class BotHarness:
         import httpx
         from aiohttp import web
 
-        from bot.engine.service import Service
+        from bot.app import Service
         from bot.web import create_app
 
         self.service = Service(self.settings, notifier=self.recorder)

@@ -14,15 +14,15 @@ from pydantic import Field
 
 from bot.actions.base import Action, ActionContext, ActionParams, Outcome, Plan, UndoSpec
 from bot.adapters import Adapters
-from bot.engine.pipeline import Pipeline, PipelineConfig
-from bot.engine.requests import Actor
-from bot.engine.requests_impl import EngineRequests
-from bot.engine.runner import ActionEngine
-from bot.engine.runner_config import RunnerConfig
+from bot.alerts.pipeline import Pipeline, PipelineConfig
 from bot.metrics import Metrics
 from bot.models import Incident
 from bot.notify import Recorder
 from bot.registry import Registry, probes
+from bot.remediation.config import RunnerConfig
+from bot.remediation.engine import ActionEngine
+from bot.remediation.incident_requests import EngineRequests
+from bot.remediation.requests import Actor
 from bot.rules import load_rules
 from bot.store.base import Store
 from tests.helpers import alert
@@ -108,6 +108,7 @@ class EngineKit:
     rules_dir: Path
     config: RunnerConfig = field(default_factory=RunnerConfig)
     owner: str = "kit"
+    authorizers: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rules = load_rules(self.rules_dir, probes, registry)
@@ -123,7 +124,9 @@ class EngineKit:
             PipelineConfig(),
             owner=self.owner,
         )
-        self.engine = ActionEngine(self.pipeline, registry, Adapters(), self.config, self.owner)
+        self.engine = ActionEngine(
+            self.pipeline, registry, Adapters(), self.config, self.owner, self.authorizers
+        )
         self.requests = EngineRequests(self.pipeline, self.recorder, runner=self.engine)
 
     async def incident(self, fingerprint: str = "fp-0001", **labels: str) -> Incident:

@@ -18,7 +18,7 @@ The registry reads the params model from ``describe``'s annotation. An action
 refuses by raising :class:`Refused` with the gate that said no (``blast_radius``,
 ``paused``, ``conflict``, ``forbidden``…); a target that fails raises
 :class:`~bot.adapters.errors.AdapterError`. The engine (gates, once-only lock,
-audit, verification) is in ``bot/engine/runner.py``; actions know nothing of it.
+audit, verification) is in ``bot/remediation/engine.py``; actions know nothing of it.
 """
 
 from __future__ import annotations

@@ -1,21 +1,12 @@
-"""Small pieces the action modules share: durations for people, the dry-run outcome."""
+"""Small pieces the action modules share: the dry-run outcome (and, re-exported,
+how durations are said: :mod:`bot.durations`)."""
 
 from __future__ import annotations
 
 from bot.actions.base import ActionContext, Outcome, Plan
+from bot.durations import human_seconds
 
-
-def human_seconds(seconds: float) -> str:
-    """``0.6s``, ``45s``, ``2m``, ``1h30m``, ``2d3h``: short, for one-line messages."""
-    if seconds < 10:
-        return f"{round(seconds, 1):g}s"
-    total = round(seconds)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    text = "".join(f"{n}{unit}" for n, unit in parts if n)
-    return text or "0s"
+__all__ = ["dry_run_outcome", "human_seconds"]
 
 
 def dry_run_outcome(ctx: ActionContext, plan: Plan) -> Outcome | None:

@@ -17,9 +17,16 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from bot.actions import config_edit as ce
 from bot.actions.base import ActionContext, ActionParams, Change, Plan, Refused, UndoSpec
-from bot.actions.kubernetes_config import ConfigEdit, ConfigTarget, _entry, _load, _tail, _where
+from bot.actions.kubernetes_config_base import (
+    ConfigEdit,
+    ConfigTarget,
+    entry_text,
+    load_entry,
+    restart_note,
+    target_name,
+)
+from bot.configmaps import edit as ce
 from bot.registry import actions
 
 
@@ -71,7 +78,7 @@ class SetConfig(ConfigEdit[SetConfigParams]):
         ]
         return (
             f"set {'; '.join(parts)} in configmap "
-            f"{params.namespace}/{params.configmap}{_tail(params)}"
+            f"{params.namespace}/{params.configmap}{restart_note(params)}"
         )
 
     def summary(self, params: SetConfigParams, changes: list[Change]) -> str:
@@ -84,14 +91,12 @@ class SetConfig(ConfigEdit[SetConfigParams]):
                 parts.append(f"+ {path}: {_show(c.after)}")
             else:
                 parts.append(f"{path}: {_show(c.before)} → {_show(c.after)}")
-        return (
-            f"in configmap {params.namespace}/{params.configmap}: {'; '.join(parts)}{_tail(params)}"
-        )
+        return f"in configmap {params.namespace}/{params.configmap}: {'; '.join(parts)}{restart_note(params)}"
 
     async def edit(
         self, params: SetConfigParams, ctx: ActionContext, cm: dict[str, Any]
     ) -> tuple[str | None, list[Change], list[str], dict[str, Any]]:
-        doc = _load(_entry(cm, params), params)
+        doc = load_entry(entry_text(cm, params), params)
         where = f"configmap {params.namespace}/{params.configmap}, entry {params.entry}"
         changes: list[Change] = []
         warnings: list[str] = []
@@ -125,7 +130,7 @@ class SetConfig(ConfigEdit[SetConfigParams]):
                 raise Refused("input", f"{where}: {exc}") from exc
             if before == new and type(before) is type(new):
                 continue
-            changes.append(Change(_where(params), f"{params.entry}: {path}", before, new))
+            changes.append(Change(target_name(params), f"{params.entry}: {path}", before, new))
         return ce.dump(doc), changes, warnings, {}
 
     def undo(self, params: SetConfigParams, plan: Plan, ctx: ActionContext) -> UndoSpec | None:

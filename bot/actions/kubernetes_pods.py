@@ -3,7 +3,6 @@ Runbook 3: ``kubectl delete pod redis-0`` then ``kubectl wait --for=condition=re
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
@@ -13,6 +12,7 @@ from pydantic import Field
 from bot.actions import kube_common as kc
 from bot.actions.base import Action, ActionContext, ActionParams, Change, Outcome, Plan, Refused
 from bot.actions.kubernetes_logic import pod_condition_text, pod_ready, seconds_text
+from bot.polling import poll_until
 from bot.registry import actions
 from bot.rules.durations import Duration
 
@@ -175,11 +175,12 @@ class DeletePod(Action[DeletePodParams]):
         wait: float,
     ) -> dict[str, Any] | None:
         """Poll until a replacement is Ready or ``wait`` runs out; the last replacement seen."""
-        deadline = time.monotonic() + wait
         seen: dict[str, Any] | None = None
         known = set(state["siblings"]) | {state["uid"]}
         core = await ctx.adapters.kubernetes.core()
-        while True:
+
+        async def ready_replacement() -> dict[str, Any] | None:
+            nonlocal seen
             if state["owner_kind"] == "StatefulSet":
                 # a StatefulSet recreates the pod under the same name with a new uid
                 try:
@@ -205,7 +206,6 @@ class DeletePod(Action[DeletePodParams]):
                 seen = ready[0] if ready else fresh[0]
                 if ready:
                     return seen
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return seen
-            await asyncio.sleep(min(ctx.poll_interval, remaining))
+            return None
+
+        return await poll_until(ready_replacement, wait, ctx.poll_interval) or seen

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from pydantic import Field, field_validator
 
 from bot.actions.base import Action, ActionContext, ActionParams, Change, Outcome, Plan, Refused
 from bot.actions.common import dry_run_outcome, human_seconds
 from bot.adapters.postgres import SESSION_STATES, PostgresClient, Session
+from bot.polling import poll_until
 from bot.registry import actions
 from bot.rules.durations import Duration
 
@@ -101,10 +100,12 @@ class TerminateIdleSessions(Action[TerminateIdle]):
 
 async def _wait_gone(pg: PostgresClient, pids: list[int], poll: float) -> list[int]:
     """Backends leave pg_stat_activity a moment after the signal; wait for that."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + GONE_WAIT_SECONDS
-    remaining = await pg.alive(pids)
-    while remaining and loop.time() < deadline:
-        await asyncio.sleep(min(poll, 0.2))
+    remaining = pids
+
+    async def all_gone() -> bool:
+        nonlocal remaining
         remaining = await pg.alive(remaining)
+        return not remaining
+
+    await poll_until(all_gone, GONE_WAIT_SECONDS, min(poll, 0.2))
     return remaining

@@ -21,6 +21,7 @@ from bot.actions.base import Refused
 from bot.actions.common import human_seconds
 from bot.adapters.errors import AdapterError
 from bot.adapters.process_api import ProcessApiClient, ProcessConflict, ProcessNotFound
+from bot.polling import poll_until
 
 CANCELLABLE = ("Running", "Cancelling")
 RETRYABLE = ("Failed", "Cancelled")
@@ -201,8 +202,6 @@ async def watch_all(
     """A bulk cancel's processes, read until none is Cancelling any more or ``wait``
     seconds passed: each one's last status ("gone" when it disappeared)."""
     status = dict.fromkeys(ids, "Cancelling")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
 
     async def read(pid: str) -> None:
         async with gate:
@@ -213,14 +212,13 @@ async def watch_all(
             except AdapterError:
                 pass  # read again next round
 
-    while True:
+    async def settled() -> bool:
         waiting = [p for p, s in status.items() if s in CANCELLABLE]
-        if not waiting or loop.time() >= deadline:
-            return status
         await asyncio.gather(*(read(p) for p in waiting))
-        if all(status[p] not in CANCELLABLE for p in waiting):
-            return status
-        await asyncio.sleep(poll)
+        return all(status[p] not in CANCELLABLE for p in waiting)
+
+    await poll_until(settled, wait, poll)
+    return status
 
 
 def refuse_uncleaned_resources(proc: dict[str, Any], pid: str) -> None:

@@ -1,6 +1,8 @@
-"""Pydantic models shared by every layer. Imports nothing else from bot."""
+"""Models shared by every layer (pydantic), and the events the core emits through
+the :class:`Notifier` protocol. Imports nothing else from bot."""
 
 from bot.models.alertmanager import Alert, WebhookMessage
+from bot.models.events import Event, Notifier
 from bot.models.incident import (
     ActionRun,
     Activity,
@@ -8,6 +10,7 @@ from bot.models.incident import (
     Finding,
     Incident,
     IncidentStatus,
+    Milestone,
     ProposedAction,
 )
 
@@ -16,9 +19,12 @@ __all__ = [
     "Activity",
     "Alert",
     "Diagnosis",
+    "Event",
     "Finding",
     "Incident",
     "IncidentStatus",
+    "Milestone",
+    "Notifier",
     "ProposedAction",
     "WebhookMessage",
 ]

@@ -31,6 +31,7 @@ class Finding(BaseModel):
     error: str | None = None
     configured: bool = True  # False: the target is not set up here, so silence is not evidence
     duration_ms: float = 0.0
+    truncated: bool = False  # data trimmed to the stored bound (bot/engine/evidence.py)
 
     @field_validator("error")
     @classmethod
@@ -53,7 +54,7 @@ class ProposedAction(BaseModel):
     name: str
     type: str
     params: dict[str, Any] = Field(default_factory=dict)
-    mode: Literal["manual", "auto"] = "manual"
+    mode: Literal["manual", "auto", "shadow"] = "manual"
     confirm: bool = False
     description: str = ""
     destructive: bool = False
@@ -108,6 +109,15 @@ class Activity(BaseModel):
     at: datetime = Field(default_factory=utcnow)
 
 
+class Milestone(StrEnum):
+    """What the alert path has done for an incident, once each (a redelivered or
+    re-sent alert finds it recorded and does not do it again)."""
+
+    DIAGNOSED = "diagnosed"  # the diagnosed message was delivered
+    RESOLVED = "resolved"  # the resolved message was delivered
+    AUTO_STARTED = "auto-started"  # its mode: auto actions were started
+
+
 class Incident(BaseModel):
     id: str
     key: str
@@ -123,7 +133,8 @@ class Incident(BaseModel):
     rule: str | None = None
     severity: str = ""
     diagnosis: Diagnosis | None = None
-    notified: list[str] = Field(default_factory=list)
+    # ordered, each at most once (see :meth:`reached` / :meth:`mark`)
+    notified: list[Milestone] = Field(default_factory=list)
     resolved_before_firing: bool = False
     # what people (or the engine) did about it; notifiers render these
     acknowledged_by: str = ""
@@ -147,6 +158,13 @@ class Incident(BaseModel):
             external_url=external_url,
             severity=alert.labels.get("severity", ""),
         )
+
+    def reached(self, milestone: Milestone) -> bool:
+        return milestone in self.notified
+
+    def mark(self, milestone: Milestone) -> None:
+        if milestone not in self.notified:
+            self.notified.append(milestone)
 
     @property
     def log_context(self) -> dict[str, str]:

@@ -1,24 +1,13 @@
-"""How incidents reach people. The engine calls notifiers; notifiers never call adapters."""
+"""Notifiers that combine or record others. ``Event`` and the ``Notifier``
+protocol live in :mod:`bot.models.events` (below the core, which emits them);
+they are re-exported here. Notifiers never call adapters."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Protocol
-
 from bot.models import Incident
+from bot.models.events import Event, Notifier
 
-
-class Event(StrEnum):
-    DIAGNOSING = "diagnosing"  # probes are (re-)running
-    DIAGNOSED = "diagnosed"
-    UPDATED = "updated"  # acknowledged, silenced, an action started or ended: show it
-    RESOLVED = "resolved"
-
-
-class Notifier(Protocol):
-    async def notify(self, incident: Incident, event: Event) -> None:
-        """Deliver, or raise so the queue entry is retried."""
-        ...
+__all__ = ["Event", "FanOut", "Notifier", "Recorder"]
 
 
 class FanOut:

@@ -61,7 +61,7 @@ def render_incident(incident: Incident, event: Event) -> Panel:
         for i, step in enumerate(d.steps, 1):
             parts.append(_text(f"  {i}. [manual] {step}"))
         for action in d.actions:
-            marker = "auto" if action.mode == "auto" else "button"
+            marker = action.mode if action.mode in ("auto", "shadow") else "button"
             parts.append(_text(f"  → [{marker}] {action.name}: {action.description}"))
         for note in d.notes:
             parts.append(_text(f"  note: {note}", style="dim"))

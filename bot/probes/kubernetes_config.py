@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import Field
 
-from bot.actions import config_snapshots as snapshots
-from bot.actions.config_edit import diff_entry
 from bot.adapters.kubernetes import DEFAULT_NAMESPACE
+from bot.configmaps import snapshots as snapshots
+from bot.configmaps.edit import diff_entry
 from bot.probes.base import ProbeContext, ProbeParams
 from bot.registry import probes
 

@@ -61,7 +61,7 @@ class AllowedDoc(_Strict):
 
 
 class ActionOptions(_Strict):
-    mode: Literal["manual", "auto"] = "manual"
+    mode: Literal["manual", "auto", "shadow"] = "manual"
     confirm: bool = False
     cooldown: Duration | None = None
     max_per_hour: int | None = Field(default=None, ge=1)

@@ -7,21 +7,12 @@ from typing import Any
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from bot.durations import spoken
+
 MAX_OUTPUT = 20_000  # characters a rendered template may produce
 
-
-def duration(seconds: Any) -> str:
-    """``{{ age | duration }}``: an age as people say it (``25 minutes``,
-    ``3.5 hours``, ``3 days``); ``?`` when the probe gave no number."""
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        return "?"
-    minutes = round(seconds / 60)
-    if seconds < 7200:
-        return f"{minutes} minute{'s' if minutes != 1 else ''}"
-    for unit, size, limit in (("hours", 3600, 172800), ("days", 86400, float("inf"))):
-        if seconds < limit:
-            return f"{round(seconds / size, 1):g} {unit}"
-    return "?"  # unreachable: the last limit is infinite
+# ``{{ age | duration }}``: an age as people say it (``25 minutes``, ``3 days``)
+duration = spoken
 
 
 def promql(value: Any) -> str:

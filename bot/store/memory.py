@@ -12,6 +12,8 @@ from bot.store.base import QueueEntry, QueueFull
 
 
 class MemoryStore:
+    degraded = False  # see Store.degraded
+
     def __init__(self, max_queue: int = 10_000) -> None:
         self.max_queue = max_queue
         self._ids = itertools.count(1)

@@ -13,16 +13,21 @@ from redis.exceptions import RedisError, ResponseError
 from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.store.base import QueueEntry, StoreUnavailable
+from bot.store.keys import (
+    AUDIT,
+    DEAD,
+    INDEX,
+    PREFIX,  # noqa: F401 (re-exported: tests read raw keys)
+    STREAM,
+    redis_incident,
+    redis_lock,
+    redis_value,
+)
 from bot.store.sentinel import follow_master, is_sentinel_url, sentinel_client
 
-PREFIX = "honua-bot"
-STREAM = f"{PREFIX}:alerts"
-DEAD = f"{PREFIX}:alerts:dead"
-AUDIT = f"{PREFIX}:audit"
 AUDIT_MAXLEN = 100_000
 GROUP = "workers"
 log = get_logger("store")
-INDEX = f"{PREFIX}:incidents"
 
 # take a free lock, or extend it when the caller already holds it
 _ACQUIRE = """
@@ -144,6 +149,8 @@ class _Batcher:
 
 
 class RedisStore:
+    degraded = False  # see Store.degraded
+
     def __init__(self, url: str) -> None:
         self.url = url
         options: dict[str, Any] = {
@@ -265,12 +272,12 @@ class RedisStore:
 
     # incidents -------------------------------------------------------------
     async def get_incident(self, incident_id: str) -> Incident | None:
-        raw = await self._call(self.client.get(f"{PREFIX}:incident:{incident_id}"))
+        raw = await self._call(self.client.get(redis_incident(incident_id)))
         return Incident.model_validate_json(raw) if raw else None
 
     async def save_incident(self, incident: Incident, ttl_seconds: int) -> None:
         async with self.client.pipeline(transaction=True) as pipe:
-            pipe.set(f"{PREFIX}:incident:{incident.id}", incident.model_dump_json(), ex=ttl_seconds)
+            pipe.set(redis_incident(incident.id), incident.model_dump_json(), ex=ttl_seconds)
             pipe.zadd(INDEX, {incident.id: incident.created_at.timestamp()})
             await self._call(pipe.execute())
 
@@ -278,7 +285,7 @@ class RedisStore:
         ids = await self._call(self.client.zrevrange(INDEX, 0, max(limit * 4, 200)))
         if not ids:
             return []
-        raws = await self._call(self.client.mget([f"{PREFIX}:incident:{i.decode()}" for i in ids]))
+        raws = await self._call(self.client.mget([redis_incident(i.decode()) for i in ids]))
         expired = [i for i, raw in zip(ids, raws, strict=True) if raw is None]
         if expired:
             await self._call(self.client.zrem(INDEX, *expired))
@@ -287,29 +294,27 @@ class RedisStore:
 
     # locks -----------------------------------------------------------------
     async def acquire(self, name: str, owner: str, ttl_seconds: float) -> bool:
-        key = f"{PREFIX}:lock:{name}"
+        key = redis_lock(name)
         got = await self._call(self._acquire(keys=[key], args=[owner, int(ttl_seconds * 1000)]))
         return bool(got)
 
     async def release(self, name: str, owner: str) -> None:
-        await self._call(self._release(keys=[f"{PREFIX}:lock:{name}"], args=[owner]))
+        await self._call(self._release(keys=[redis_lock(name)], args=[owner]))
 
     # values ----------------------------------------------------------------
     async def get_value(self, key: str) -> str | None:
-        raw = await self._call(self.client.get(f"{PREFIX}:v:{key}"))
+        raw = await self._call(self.client.get(redis_value(key)))
         return raw.decode() if raw is not None else None
 
     async def set_value(
         self, key: str, value: str, ttl_seconds: float | None = None, only_if_absent: bool = False
     ) -> bool:
         px = int(ttl_seconds * 1000) if ttl_seconds else None
-        done = await self._call(
-            self.client.set(f"{PREFIX}:v:{key}", value, px=px, nx=only_if_absent)
-        )
+        done = await self._call(self.client.set(redis_value(key), value, px=px, nx=only_if_absent))
         return bool(done)
 
     async def delete_value(self, key: str) -> None:
-        await self._call(self.client.delete(f"{PREFIX}:v:{key}"))
+        await self._call(self.client.delete(redis_value(key)))
 
     async def append_audit(self, fields: dict[str, str]) -> str:
         entry = await self._call(
@@ -324,7 +329,7 @@ class RedisStore:
         ]
 
     async def incr(self, key: str, ttl_seconds: float | None = None) -> int:
-        full = f"{PREFIX}:v:{key}"
+        full = redis_value(key)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(full)
             if ttl_seconds:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot.engine.pipeline import Outcome
-from bot.engine.worker import Worker
+from bot.alerts.pipeline import Outcome
+from bot.alerts.worker import Worker
 from bot.metrics import Metrics
 from bot.models import WebhookMessage
 from bot.models.alertmanager import Alert

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from bot.engine.service import load_builtins
+from bot.app import load_builtins
 from bot.registry import actions, probes
 from bot.rules import RuleLoadError, load_rules, templates
 from bot.rules.cel import Condition, ConditionError

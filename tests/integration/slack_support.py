@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from bot.engine.requests import Actor, Decision, Verdict
 from bot.models import Alert, Incident, ProposedAction
+from bot.remediation.requests import Actor, Decision, Verdict
 from tests.fakes.slack_api import (
     FakeSlack,
     Posted,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import bot.probes  # noqa: F401  (registers the probes)
-from bot.actions import config_snapshots
 from bot.actions.base import Refused
-from bot.engine.diagnose import run_probe
+from bot.alerts.diagnose import run_probe
+from bot.configmaps import snapshots as config_snapshots
 from bot.probes.base import ProbeContext
 from bot.registry import probes
 from bot.rules.schema import ProbeCall

@@ -12,7 +12,7 @@ from ruamel.yaml import YAML
 
 import bot.probes  # noqa: F401  (registers the probes)
 from bot.actions.base import Refused
-from bot.engine.diagnose import run_probe
+from bot.alerts.diagnose import run_probe
 from bot.probes.base import ProbeContext
 from bot.registry import probes
 from bot.rules.schema import ProbeCall

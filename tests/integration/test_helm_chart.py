@@ -16,9 +16,9 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from bot.alerts.rulebook import Rulebook
+from bot.app import load_builtins
 from bot.config import load_settings
-from bot.engine.rulebook import Rulebook
-from bot.engine.service import load_builtins
 from bot.registry import actions, probes
 from scripts import rbac_table
 from tests.helpers import wait_for

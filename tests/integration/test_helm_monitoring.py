@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.app import Service
 from bot.config import Settings
-from bot.engine.service import Service
 from tests.integration.helm_support import CHART, find, helm_renderer
 
 Render = Callable[..., list[dict[str, Any]]]

@@ -119,7 +119,7 @@ def test_readme_is_short_and_runs_the_ci_test_command() -> None:
 
 
 def test_readme_rule_example_is_a_valid_rule(tmp_path: Path) -> None:
-    from bot.engine.service import load_builtins
+    from bot.app import load_builtins
     from bot.registry import actions, probes
     from bot.rules import load_rules
 

@@ -12,7 +12,7 @@ from aiohttp import web
 import bot.probes  # noqa: F401  (registers the probes)
 from bot.adapters import AdapterError, Adapters
 from bot.adapters.status_page import StatusPageClient, lookup
-from bot.engine.diagnose import run_probe
+from bot.alerts.diagnose import run_probe
 from bot.models import Finding
 from bot.probes.base import ProbeContext
 from bot.registry import probes

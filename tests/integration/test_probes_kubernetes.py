@@ -10,7 +10,7 @@ import pytest
 import bot.probes  # noqa: F401  (registers the probes)
 from bot.adapters import Adapters
 from bot.adapters.kubernetes import KubernetesClient
-from bot.engine.diagnose import run_probe
+from bot.alerts.diagnose import run_probe
 from bot.models import Finding
 from bot.probes.base import ProbeContext
 from bot.registry import probes

@@ -13,8 +13,8 @@ import pytest
 import bot.probes  # noqa: F401  (registers the probes)
 from bot.adapters import Adapters
 from bot.adapters.postgres import PostgresClient
+from bot.alerts.diagnose import run_probe
 from bot.config import Settings
-from bot.engine.diagnose import run_probe
 from bot.models import Finding
 from bot.probes.base import ProbeContext
 from bot.registry import probes

@@ -13,7 +13,7 @@ import bot.probes  # noqa: F401  (registers the probes)
 from bot.adapters import Adapters
 from bot.adapters.process_api import ProcessApiClient
 from bot.adapters.prometheus import PrometheusClient
-from bot.engine.diagnose import run_probe
+from bot.alerts.diagnose import run_probe
 from bot.models import Finding
 from bot.probes.base import ProbeContext
 from bot.registry import probes

@@ -16,8 +16,8 @@ import bot.probes  # noqa: F401  (registers the probes)
 from bot.adapters import Adapters
 from bot.adapters.prometheus import PrometheusClient
 from bot.adapters.target_redis import TargetRedisClient
+from bot.alerts.diagnose import run_probe
 from bot.config import Settings
-from bot.engine.diagnose import run_probe
 from bot.models import Finding
 from bot.probes.base import ProbeContext
 from bot.registry import probes

@@ -47,7 +47,7 @@ async def test_prometheus_rejecting_a_query_is_a_finding(prometheus: PrometheusS
     import bot.probes  # noqa: F401
     from bot.adapters import Adapters
     from bot.adapters.prometheus import PrometheusClient
-    from bot.engine.diagnose import run_probe
+    from bot.alerts.diagnose import run_probe
     from bot.probes.base import ProbeContext
     from bot.registry import probes
     from bot.rules.schema import ProbeCall

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.requests import Actor, Verdict
-from bot.engine.runner_config import RunnerConfig
-from bot.engine.safety import GateConfig
 from bot.models import ProposedAction
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Actor, Verdict
+from bot.safety.state import GateConfig
 from bot.store import RedisStore
 from tests.helpers import REPO, BotHarness, alert, notification, wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule
@@ -170,8 +170,10 @@ async def test_cli_act_audit_pause_resume_against_a_served_bot(
             _cli, redis_url, rules, "audit", "--incident", incident_id, "--json"
         )
         lines = [json.loads(x) for x in audit.stdout.splitlines()]
-        assert [(x["event"], x["actor"]) for x in lines] == [
+        assert [(x["event"], x.get("actor")) for x in lines] == [
+            ("diagnosed", None),
             ("dry_run", "cli:alice"),
+            ("requested", "cli:alice"),
             ("started", "cli:alice"),
             ("failed", "cli:alice"),
         ]

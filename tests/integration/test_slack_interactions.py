@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from bot import logs
-from bot.engine.requests import Actor, Decision, Verdict
 from bot.models import Incident, ProposedAction
+from bot.remediation.requests import Actor, Decision, Verdict
 from tests.fakes.slack_api import FakeSlack, Posted, block_actions, interaction_body, sign
 from tests.helpers import BotHarness, wait_for
 from tests.integration.slack_support import (
@@ -297,8 +297,13 @@ async def test_an_action_whose_target_is_not_configured_is_refused_and_not_run(
         assert incident is not None and incident.runs == []
         audit = await h.service.engine.audit.read("1h", incident=incident.id)
         assert [(e.event, e.gate, e.actor) for e in audit] == [
-            ("refused", "target", "slack:U0ALICE")
+            ("diagnosed", "", ""),
+            ("requested", "", "slack:U0ALICE"),
+            ("refused", "target", "slack:U0ALICE"),
         ]
+        assert (
+            audit[1].channel and audit[1].channel == message.channel
+        )  # the timeline says where the click came from
 
 
 class SlowRunner:

@@ -23,7 +23,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.engine.pipeline import Outcome
+from bot.alerts.pipeline import Outcome
 from bot.models import Incident, IncidentStatus
 from bot.models.alertmanager import Alert
 from bot.notify import Event

@@ -11,7 +11,6 @@ import pytest
 from pydantic import ValidationError
 
 import bot.actions  # noqa: F401  (registers the actions)
-from bot.actions import config_snapshots as snaps
 from bot.actions.kubernetes_logic import (
     PlanError,
     format_quantity,
@@ -22,6 +21,7 @@ from bot.actions.kubernetes_logic import (
     resolve_quantity,
     scale_refusal,
 )
+from bot.configmaps import snapshots as snaps
 from bot.probes.kubernetes_config import changed_keys, last_change
 from bot.registry import actions
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from bot.engine.service import load_builtins
+from bot.app import load_builtins
 from bot.registry import actions, probes
 from scripts import chart_schema, rbac_table
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.actions import config_edit as ce
+from bot.configmaps import edit as ce
 from tests.fakes.kube_api.seed import APPSETTINGS_YAML
 
 

@@ -10,9 +10,9 @@ import pytest
 
 import bot.actions
 import bot.probes  # noqa: F401  (fills the registries)
+from bot.alerts.diagnose import UNCLASSIFIED, alert_variables, classify
+from bot.cli.explain import recorded_findings
 from bot.config import bundled_rules_dir
-from bot.engine.diagnose import UNCLASSIFIED, alert_variables, classify
-from bot.engine.explain import recorded_findings
 from bot.models import Diagnosis, Finding
 from bot.registry import actions, probes
 from bot.rules import load_rules

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.engine.intake import IntakeError, check_bearer, parse
+from bot.alerts.intake import IntakeError, check_bearer, parse
 from bot.models import Alert, WebhookMessage
 from bot.probes.processes import ProcessList, summarise
 from bot.rules.durations import parse_duration

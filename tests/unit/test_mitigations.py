@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import bot.actions
 import bot.probes  # noqa: F401  (fills the registries)
 from bot.config import bundled_rules_dir
-from bot.engine.mitigations import in_place
 from bot.models import ActionRun, Incident, IncidentStatus
 from bot.registry import actions, probes
+from bot.remediation.mitigations import in_place
 from bot.rules import load_rules
 
 T0 = datetime(2026, 11, 27, 3, tzinfo=UTC)

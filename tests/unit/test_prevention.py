@@ -10,9 +10,9 @@ from pathlib import Path
 
 import bot.actions
 import bot.probes  # noqa: F401  (fills the registries)
+from bot.alerts.diagnose import alert_variables, classify
+from bot.cli.explain import recorded_findings
 from bot.config import bundled_rules_dir
-from bot.engine.diagnose import alert_variables, classify
-from bot.engine.explain import recorded_findings
 from bot.models import Incident
 from bot.notify import ConsoleNotifier, Event
 from bot.registry import actions, probes

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from bot.engine.cases import Case, CaseDoc, check_item, read_manifest
+from bot.cli.cases import Case, CaseDoc, check_item, read_manifest
 
 REPO = Path(__file__).resolve().parent.parent.parent
 RUNBOOK1 = REPO / "tests" / "fixtures" / "runbook1"

@@ -16,9 +16,9 @@ from ruamel.yaml import YAML
 
 import bot.actions
 import bot.probes  # noqa: F401  (fills the registries)
-from bot.engine.cases import Case, read_manifest, run_case
-from bot.engine.diagnose import UNCLASSIFIED
-from bot.engine.explain import read_alerts
+from bot.alerts.diagnose import UNCLASSIFIED
+from bot.cli.cases import Case, read_manifest, run_case
+from bot.cli.explain import read_alerts
 from bot.registry import actions, probes
 from bot.rules import RuleSet, load_rules
 

@@ -127,7 +127,7 @@ ERROR_CASES = [
     ),
     pytest.param(
         "actions:\n  a: {alertmanager.silence: {}, mode: sometimes}\n",
-        ["rule bad: actions.a.mode: Input should be 'manual' or 'auto'"],
+        ["rule bad: actions.a.mode: Input should be 'manual', 'auto' or 'shadow'"],
         id="action-option-bad",
     ),
     pytest.param(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.engine.audit import AuditEntry
-from bot.engine.requests import Actor, Verdict
-from bot.engine.runner_config import RunnerConfig
-from bot.engine.safety import Approval, GateConfig, cooldown_remaining, valid_approvals
+from bot.audit import AuditEntry
 from bot.models import ProposedAction
+from bot.remediation.config import RunnerConfig
+from bot.remediation.requests import Actor, Verdict
+from bot.safety.state import Approval, GateConfig, cooldown_remaining, valid_approvals
 from bot.store import MemoryStore
 from tests.helpers import wait_for
 from tests.runner_support import EFFECTS, EngineKit, write_rule
@@ -52,7 +52,7 @@ async def test_a_click_runs_the_action_records_it_and_audits_every_step(tmp_path
         "description": "untouch",
     }
     events = [e.event for e in await k.engine.audit.read("1h", incident=incident.id)]
-    assert events == ["started", "succeeded"]
+    assert events == ["diagnosed", "requested", "started", "succeeded"]
     assert any("running `touch`" in a.text for a in stored.activity)
 
 
@@ -196,7 +196,7 @@ async def test_failed_runs_open_the_breaker_for_auto_mode_only(tmp_path: Path) -
     auto = await k.engine.run(incident, broken, Actor(id="auto", source="auto"))
     assert auto.gate == "circuit_breaker" and "a human must decide" in auto.message
     # the chart's HonuaBotBreakerOpen alert: counted once, when it opened
-    opened = k.engine.pipeline.metrics.breaker_opened.labels("test.touch")
+    opened = k.pipeline.metrics.breaker_opened.labels("test.touch")
     assert opened._value.get() == 1
     human = await k.act(incident.id, "broken", who="carol")
     assert human.gate == "execution"  # a person may still try
@@ -216,7 +216,7 @@ async def test_dry_run_changes_nothing_and_shows_the_plan(tmp_path: Path) -> Non
     assert EFFECTS == {}
     assert (await k.act(incident.id, "touch")).verdict is Verdict.DONE  # no cooldown from a preview
     events = [e.event for e in await k.engine.audit.read("1h")]
-    assert events == ["dry_run", "started", "succeeded"]
+    assert events == ["diagnosed", "dry_run", "requested", "started", "succeeded"]
 
 
 async def test_params_are_templated_from_the_alert(tmp_path: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.app import Service
 from bot.config import Settings
-from bot.engine.service import Service
 from bot.models import Incident
 from bot.notify import FanOut
 from bot.notify.slack import SlackConfig, SlackIntegration

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bot.adapters.errors import AdapterError
-from bot.engine.verify import verify
+from bot.remediation.verify import verify
 from bot.rules.cel import Condition
 from bot.rules.schema import Validation
 

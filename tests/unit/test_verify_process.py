@@ -10,9 +10,9 @@ from typing import Any
 import bot.actions
 import bot.probes  # noqa: F401  (registers the probes)
 from bot.adapters.process_api import ProcessNotFound
-from bot.engine.verify import verify
-from bot.engine.verify_process import with_process_api
 from bot.registry import actions, probes
+from bot.remediation.verify import verify
+from bot.remediation.verify_process import with_process_api
 from bot.rules import load_rules
 
 RULES = Path(__file__).parents[2] / "rules"

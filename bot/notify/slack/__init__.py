@@ -1,27 +1,31 @@
 """Slack: one living message per incident (``notifier``), its Block Kit
-(``render``), and the Bolt app for buttons and ``/honua`` (``app``).
+(``render``), who may press what (``auth``), and the Bolt app for buttons and
+``/honua`` (``app``).
 
-:class:`SlackIntegration` builds them from settings: the notifier first (the
-pipeline needs it), the Bolt app once the engine's request entry point exists
-(:meth:`attach`), mounted on the bot's aiohttp app at ``/slack/events``
-(:meth:`mount`), or over Socket Mode when an app token is set.
+:class:`SlackIntegration` builds them from settings for the composition root
+(:mod:`bot.app`): the client, the notifier and the authorizer first (the pipeline
+and the engine need them), then — once the engine's request entry point exists —
+the Bolt app (:meth:`SlackIntegration.app_for`), mounted on the bot's aiohttp app
+at ``/slack/events`` or run over Socket Mode when an app token is set.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logs import get_logger, register_secret
 from bot.notify.slack.app import SlackApp
-from bot.notify.slack.auth import Authorizer, ClickPolicy
+from bot.notify.slack.auth import Authorizer, ClickPolicy, SlackActionAuthorizer
 from bot.notify.slack.notifier import SlackConfig, SlackNotifier, SlackUnavailable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.config import Settings
-    from bot.engine.requests import IncidentRequests
+    from bot.remediation.requests import IncidentRequests
+    from bot.rules import RuleSet
     from bot.store import Store
 
 log = get_logger("slack")
@@ -29,7 +33,13 @@ SLACK_API_URL = "https://slack.com/api/"
 
 
 class SlackIntegration:
-    def __init__(self, settings: Settings, store: Store) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        rules: Callable[[], RuleSet] | None = None,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         if settings.slack_bot_token is None:
             raise ValueError("SlackIntegration needs HONUA_BOT_SLACK_BOT_TOKEN")
         if not settings.slack_channel:
@@ -64,11 +74,9 @@ class SlackIntegration:
             ttl=settings.open_incident_ttl_seconds,
         )
         self.notifier = SlackNotifier(self.client, store, self.config)
-        self.app: SlackApp | None = None
-
-    def attach(self, requests: IncidentRequests) -> SlackApp:
-        """Build the Bolt app that turns clicks into ``requests`` calls."""
-        s = self.settings
+        if on_failure is not None:  # told each Web API method that failed (metrics)
+            self.notifier.on_failure = on_failure
+        s = settings
         default = ClickPolicy.of(
             s.slack_allowed_users, s.slack_allowed_groups, s.slack_allowed_channels
         )
@@ -81,38 +89,37 @@ class SlackIntegration:
                 "no HONUA_BOT_SLACK_ALLOWED_USERS/GROUPS/CHANNELS: anyone who sees a message "
                 "may press its buttons"
             )
-        authorizer = Authorizer(
-            default, per_action, self.client, self.store, role_groups=s.slack_role_groups
+        self.authorizer = Authorizer(
+            default,
+            per_action,
+            self.client,
+            store,
+            rules=rules,
+            role_groups=s.slack_role_groups,
         )
-        pipeline = getattr(requests, "pipeline", None)
-        if pipeline is not None:
-            authorizer.rules = pipeline.rules
-        self.app = SlackApp(
+        # the remediation path's authorize stage, for actors from Slack
+        self.action_authorizer = SlackActionAuthorizer(self.authorizer)
+
+    def app_for(self, requests: IncidentRequests) -> SlackApp:
+        """The Bolt app that turns clicks into ``requests`` calls."""
+        s = self.settings
+        return SlackApp(
             client=self.client,
             store=self.store,
             notifier=self.notifier,
             requests=requests,
-            authorizer=authorizer,
+            authorizer=self.authorizer,
             signing_secret=s.slack_signing_secret.get_secret_value()
             if s.slack_signing_secret
             else None,
             app_token=s.slack_app_token.get_secret_value() if s.slack_app_token else None,
         )
-        return self.app
-
-    def mount(self, app: web.Application) -> None:
-        if self.app is not None:
-            self.app.mount(app)
 
     async def start(self) -> None:
         await self.notifier.start()
-        if self.app is not None:
-            await self.app.start()
 
     async def aclose(self) -> None:
         await self.notifier.aclose()
-        if self.app is not None:
-            await self.app.aclose()
 
 
 __all__ = ["SlackApp", "SlackConfig", "SlackIntegration", "SlackNotifier", "SlackUnavailable"]

@@ -11,7 +11,7 @@ soon as ``ack()`` runs), then: the button's opaque value is resolved from the
 store (never parameters from the payload), a stale one gets an ephemeral
 explanation; the clicker is authorized for that action (refusals are ephemeral
 and audited); a double click acts once (a store key per button and user); the
-request goes to the engine's :class:`~bot.engine.requests.IncidentRequests`.
+request goes to the engine's :class:`~bot.remediation.requests.IncidentRequests`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.engine.audit import AuditEntry, AuditLog
-from bot.engine.emergency import BadProcessId, raise_emergency
-from bot.engine.intake import IntakeError
-from bot.engine.requests import Actor, Decision, IncidentRequests, Verdict
+from bot.alerts.emergency import BadProcessId, raise_emergency
+from bot.alerts.intake import IntakeError
+from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.models import IncidentStatus
 from bot.notify.slack import endpoint
@@ -39,7 +38,8 @@ from bot.notify.slack.identity import BotIdentity
 from bot.notify.slack.notifier import SlackNotifier
 from bot.notify.slack.render import SILENCES, ButtonKind, Message, esc, render_status
 from bot.notify.slack.state import ButtonRef
-from bot.store import Store
+from bot.remediation.requests import Actor, Decision, IncidentRequests, Verdict
+from bot.store import Store, keys
 
 log = get_logger("slack")
 audit = get_logger("audit")
@@ -255,12 +255,17 @@ class SlackApp:
             )
             await say(f":no_entry: You may not {what} here: {verdict.reason}. Nothing was done.")
             return
-        once = f"slack:once:{value}:{user_id}"
+        once = keys.slack_click(value, user_id)
         if not await self.store.set_value(once, "1", self.click_dedup_seconds, only_if_absent=True):
             log.info("repeated slack click ignored", **context)
             return
         actor = Actor(
-            id=user_id, name=user_name, source="slack", groups=verdict.groups, channel=channel_id
+            id=user_id,
+            name=user_name,
+            source="slack",
+            groups=verdict.groups,
+            channel=channel_id,
+            channel_name=channel_name,
         )
         decision = await self._request(button, actor)
         audit.info(

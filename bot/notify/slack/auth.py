@@ -19,8 +19,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import get_logger
 from bot.notify.slack.render import ButtonKind
 from bot.notify.slack.state import ButtonRef
-from bot.rules import RuleSet
-from bot.store import Store
+from bot.remediation.requests import Actor
+from bot.rules import Rule, RuleSet
+from bot.store import Store, keys
 
 log = get_logger("slack")
 
@@ -69,12 +70,13 @@ class Authorizer:
         client: AsyncWebClient,
         store: Store,
         group_cache_seconds: float = 300.0,
+        rules: Callable[[], RuleSet] | None = None,
         role_groups: Mapping[str, str] | None = None,
     ) -> None:
         self.role_groups = dict(role_groups or {})
         self.default = default
         self.per_action = dict(per_action)
-        self.rules: Callable[[], RuleSet] | None = None  # set when attached to the engine
+        self.rules = rules  # the current rules, for their per-action ``allowed``
         self.client = client
         self.store = store
         self.group_cache_seconds = group_cache_seconds
@@ -82,8 +84,12 @@ class Authorizer:
     def policy_for(self, rule: str | None, button: ButtonRef) -> ClickPolicy:
         """The policy for this click: the rule's ``allowed`` for the action, else the
         settings' per action name / button kind, else the default."""
-        name = button.action if button.kind is ButtonKind.ACTION else button.kind.value
-        if rule and self.rules is not None and button.kind is ButtonKind.ACTION:
+        if button.kind is ButtonKind.ACTION:
+            return self.policy_for_action(rule, button.action)
+        return self.per_action.get(button.kind.value, self.default)
+
+    def policy_for_action(self, rule: str | None, name: str) -> ClickPolicy:
+        if rule and self.rules is not None:
             found = self.rules().get(rule)
             # an undo is allowed to whoever may run the action it reverses
             call = found.actions.get(name.removeprefix("undo-")) if found else None
@@ -124,7 +130,7 @@ class Authorizer:
 
     async def _group_members(self) -> dict[str, list[str]]:
         """handle → user ids, from ``usergroups.list`` (cached in the store for a while)."""
-        cached = await self.store.get_value("slack:groups")
+        cached = await self.store.get_value(keys.SLACK_GROUPS)
         if cached is not None:
             data: dict[str, list[str]] = json.loads(cached)
             return data
@@ -134,5 +140,19 @@ class Authorizer:
             _norm_group(str(g.get("handle", ""))): [str(u) for u in g.get("users") or []]
             for g in groups
         }
-        await self.store.set_value("slack:groups", json.dumps(members), self.group_cache_seconds)
+        await self.store.set_value(keys.SLACK_GROUPS, json.dumps(members), self.group_cache_seconds)
         return members
+
+
+class SlackActionAuthorizer:
+    """The remediation path's *authorize* stage for Slack actors
+    (:class:`bot.remediation.stages.ActionAuthorizer`): the same policy the click
+    handler checks, applied again where every channel's request passes."""
+
+    def __init__(self, authorizer: Authorizer) -> None:
+        self.authorizer = authorizer
+
+    async def authorize(self, actor: Actor, rule: Rule | None, action: str) -> str:
+        policy = self.authorizer.policy_for_action(rule.name if rule else None, action)
+        verdict = await self.authorizer.check(policy, actor.id, actor.channel, actor.channel_name)
+        return "" if verdict.allowed else verdict.reason

@@ -19,10 +19,10 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.engine.intake import IntakeError
+from bot.alerts.intake import IntakeError
 from bot.logs import get_logger
 from bot.notify.slack import shape
-from bot.store import Store
+from bot.store import Store, keys
 from bot.web_errors import error_id, read_body
 
 log = get_logger("slack")
@@ -77,7 +77,7 @@ async def _handle(
         )
         return _refuse(401, "invalid signature")
     fresh = await store.set_value(
-        f"slack:seen:{signature}", timestamp, SIGNATURE_WINDOW + 60, only_if_absent=True
+        keys.slack_seen(signature), timestamp, SIGNATURE_WINDOW + 60, only_if_absent=True
     )
     if not fresh:
         log.warning("slack request refused: replayed", remote=request.remote)

@@ -225,7 +225,7 @@ def button_specs(incident: Incident, lc: Lifecycle) -> list[ButtonSpec]:
         specs += [
             ButtonSpec(ButtonKind.ACTION, a.name)
             for a in incident.diagnosis.actions
-            if a.mode == "manual"
+            if a.mode != "auto"  # a shadow action runs for real only when pressed
         ]
     undo = undo_action(incident)
     if undo is not None and lc.state in (State.VERIFIED, State.DONE, State.FAILED):
@@ -415,6 +415,12 @@ def render_incident(
         if auto:
             text = "Automatic (through the safety gates): " + ", ".join(f"`{esc(a)}`" for a in auto)
             b.add(ContextBlock(block_id="honua-auto", elements=[_md(b.text(text, CONTEXT_TEXT))]))
+        shadow = [a.name for a in d.actions if a.mode == "shadow"]
+        if shadow:
+            text = "Shadow mode (gates and plan checked, recorded, not run): " + ", ".join(
+                f"`{esc(a)}`" for a in shadow
+            )
+            b.add(ContextBlock(block_id="honua-shadow", elements=[_md(b.text(text, CONTEXT_TEXT))]))
 
     if incident.runs:
         run = incident.runs[-1]

@@ -1,1 +1,0 @@
-"""The pipeline: intake → queue → worker → dedup → match → diagnose → notify."""

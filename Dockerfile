@@ -3,7 +3,8 @@
 #   docker build -t honua-bot:0.1.0 .
 #   docker run -p 8080:8080 honua-bot:0.1.0            # `honua-bot serve` on 0.0.0.0:8080
 #   docker run -v "$PWD/rules:/app/rules:ro" ...        # your own rules instead of the baked ones
-# The runtime dependencies come from requirements.lock (hash-checked);
+# The runtime dependencies come from requirements.lock (hash-checked; it includes
+# the `graphs` extra, matplotlib, so Slack messages carry graphs);
 # scripts/lock.sh regenerates it, scripts/check_lock.py --install tests it.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -26,7 +27,8 @@ COPY bot ./bot
 COPY rules ./rules
 RUN pip install --no-deps . \
  && pip check \
- && honua-bot rules check rules
+ && honua-bot rules check rules \
+ && MPLBACKEND=Agg MPLCONFIGDIR=/tmp/mpl python -c "import matplotlib.figure, matplotlib.backends.backend_agg"
 
 # --- runtime: the venv, the rules, a non-root user ------------------------------
 FROM ${PYTHON_IMAGE}
@@ -35,7 +37,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HONUA_BOT_HOST=0.0.0.0 \
     HONUA_BOT_PORT=8080 \
-    HONUA_BOT_RULES=/app/rules
+    HONUA_BOT_RULES=/app/rules \
+    MPLBACKEND=Agg \
+    MPLCONFIGDIR=/tmp/matplotlib
+# matplotlib (graphs) draws headless and keeps its font cache in /tmp: /app is
+# read-only to the bot, and the Helm chart mounts a writable /tmp
 RUN groupadd --system --gid 10001 honua \
  && useradd --system --uid 10001 --gid honua --home-dir /app --no-create-home \
     --shell /usr/sbin/nologin honua

@@ -10,6 +10,7 @@ given what it needs in its constructor (nothing is wired afterwards). Only
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -27,6 +28,7 @@ from bot.models import Notifier
 from bot.notify import ConsoleNotifier, FanOut
 from bot.notify.slack import SlackApp, SlackIntegration
 from bot.registry import actions, probes
+from bot.remediation import handoff
 from bot.remediation.config import runner_config
 from bot.remediation.engine import ActionEngine
 from bot.remediation.incident_requests import EngineRequests
@@ -184,6 +186,7 @@ class Service:
             asyncio.create_task(w.run(self.stopping, reclaim_every)) for w in self.workers
         ]
         self._tasks.append(asyncio.create_task(self._gauges()))
+        self._tasks.append(asyncio.create_task(self._adopt_handed_off()))
         if watch_rules:
             self._tasks.append(asyncio.create_task(self.rulebook.watch(self.stopping)))
         log.info(
@@ -193,6 +196,17 @@ class Service:
             store=type(self.store).__name__,
             rules=str(self.rulebook.path),
         )
+
+    async def _adopt_handed_off(self) -> None:
+        """Follow the verifications `act --no-wait` handed over (bot/remediation/handoff.py)."""
+        every = max(1.0, min(self.settings.verify_interval_seconds, 5.0))
+        while not self.stopping.is_set():
+            try:
+                await handoff.adopt(self.engine)
+            except Exception as exc:
+                log.warning("handed-off verifications not checked", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), every)
 
     async def _gauges(self) -> None:
         while not self.stopping.is_set():

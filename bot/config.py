@@ -125,6 +125,11 @@ class Settings(BaseSettings):
     slack_storm_update_seconds: float = Field(default=3.0, gt=0)
     slack_post_interval: float = Field(default=1.0, ge=0)
     slack_retry_seconds: float = Field(default=10.0, gt=0)
+    # the runbooks document (Markdown with GitHub-style anchors); when set, each message
+    # links its rule's runbook section (a rule's display.runbook_url takes precedence)
+    runbook_base_url: str = ""
+    # graphs of the alert's PromQL in the incident's thread (needs the `graphs` extra)
+    slack_graphs: bool = True
 
     _split_names = field_validator(
         "slack_allowed_users", "slack_allowed_groups", "slack_allowed_channels", mode="before"

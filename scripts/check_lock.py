@@ -1,15 +1,17 @@
 """Check requirements.lock, the pinned runtime dependencies the container image installs.
 
 Static checks (no network; also run by tests/unit/test_lockfile.py):
-every runtime dependency of pyproject.toml is pinned with ``==`` and sha256
-hashes, at a version pyproject allows; nothing else is pinned without a reason
+every runtime dependency of pyproject.toml -- its ``dependencies`` and the
+extras the image ships (``IMAGE_EXTRAS``: ``graphs``, so Slack messages carry
+graphs) -- is pinned with ``==`` and sha256 hashes, at a version pyproject allows; nothing else is pinned without a reason
 (pip-compile's ``# via``); no test tool is in it; the lock was made for the
 Python the Dockerfile uses.
 
 ``--install`` does what the Dockerfile does, in a fresh venv: install the lock
 with ``--require-hashes --no-deps``, then the project without dependencies;
 ``pip check`` proves the lock is complete and consistent, and the installed
-``honua-bot`` must start and accept the bundled rules. Slow (downloads on a
+``honua-bot`` must start and accept the bundled rules, and draw a graph PNG
+with matplotlib's Agg backend (the image has no display). Slow (downloads on a
 cold pip cache): CI runs it once, the unit tests do not.
 
 Regenerate the lock after changing dependencies: ``scripts/lock.sh``.
@@ -35,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK_PATH = ROOT / "requirements.lock"
 PYPROJECT_PATH = ROOT / "pyproject.toml"
 DOCKERFILE_PATH = ROOT / "Dockerfile"
+# extras of pyproject.toml the image installs: scripts/lock.sh compiles them in
+IMAGE_EXTRAS = ("graphs",)
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)")
 _HASH = re.compile(r"--hash=sha256:([0-9a-f]{64})")
@@ -85,8 +89,15 @@ def parse_lock(text: str) -> Lock:
     return Lock(python, pins)
 
 
-def runtime_requirements(pyproject_text: str) -> list[Requirement]:
-    return [Requirement(r) for r in tomllib.loads(pyproject_text)["project"]["dependencies"]]
+def runtime_requirements(
+    pyproject_text: str, extras: tuple[str, ...] = IMAGE_EXTRAS
+) -> list[Requirement]:
+    """``dependencies`` plus those of the ``extras`` the image ships."""
+    project = tomllib.loads(pyproject_text)["project"]
+    wanted = list(project["dependencies"])
+    for extra in extras:
+        wanted += project["optional-dependencies"][extra]
+    return [Requirement(r) for r in wanted]
 
 
 def test_tools(pyproject_text: str) -> set[str]:
@@ -149,8 +160,9 @@ def _run(*cmd: str | Path) -> str:
     return done.stdout
 
 
-def install_check() -> None:
-    """Install the lock and the project into a fresh venv, as the image does."""
+def install_check() -> int:
+    """Install the lock and the project into a fresh venv, as the image does;
+    the venv's size in bytes (what the image's /opt/venv weighs)."""
     with tempfile.TemporaryDirectory(prefix="honua-lock-") as tmp:
         venv = Path(tmp) / "venv"
         _run(sys.executable, "-m", "venv", venv)
@@ -162,6 +174,24 @@ def install_check() -> None:
         _run(bot, "--help")
         _run(bot, "rules", "check", ROOT / "rules")
         _run(bot, "list", "actions")
+        # what a Slack graph needs: matplotlib, headless, through the bot's own renderer
+        _run(venv / "bin" / "python", "-c", _DRAW_A_GRAPH)
+        return sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+_DRAW_A_GRAPH = """
+import os, tempfile
+os.environ["MPLBACKEND"] = "Agg"
+os.environ.setdefault("MPLCONFIGDIR", tempfile.mkdtemp())
+from datetime import datetime, timedelta, timezone
+import matplotlib
+from bot.notify.graph import Graph, Line, render_png
+now = datetime.now(timezone.utc)
+times = [now - timedelta(minutes=m) for m in range(60, 0, -5)]
+png = render_png(Graph("check_lock", [Line("x", times, [float(i) for i in range(len(times))])], 5.0, ">"))
+assert matplotlib.get_backend().lower() == "agg", matplotlib.get_backend()
+assert png.startswith(b"\\x89PNG"), png[:8]
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,9 +206,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if args.install:
         started = time.monotonic()
-        install_check()
+        size = install_check()
         print(
-            f"requirements.lock installs and honua-bot starts ({time.monotonic() - started:.0f} s)"
+            "requirements.lock installs, honua-bot starts and draws a graph "
+            f"({time.monotonic() - started:.0f} s, venv {size / 1e6:.0f} MB)"
         )
     return 0
 

@@ -71,9 +71,7 @@ def main() -> int:
     print(f"bot log: {log_path}")
     try:
         wait_for_sync(lambda: _up(f"http://127.0.0.1:{port}/readyz"), 30, 0.2)
-        print(
-            f"honua-bot: http://127.0.0.1:{port}  (zero config: memory store, console notifier, bundled rules)\n"
-        )
+        print(f"honua-bot: http://127.0.0.1:{port}  (console notifier, bundled rules)\n")
         url = f"http://127.0.0.1:{port}"
         code = subprocess.call([sys.executable, "-m", "bot.cli", "demo", "--url", url])
         if code == 0 and redis is not None:
@@ -118,6 +116,18 @@ def act(url: str, env: dict[str, str], fake: FakeKube) -> int:
         print("$ honua-bot " + " ".join(cmd[3:]))
         subprocess.call(cmd, env=env)
     print(f"process-config after: {_concurrency(fake)}")
+
+    # the serving bot adopts the handed-off verification within a few seconds
+    def adopted() -> bool:
+        out = subprocess.run(
+            [*cli, "audit", "--since", "10m"], env=env, capture_output=True, text=True
+        ).stdout
+        return "verification_adopted" in out
+
+    try:
+        wait_for_sync(adopted, 20, 1.0)
+    except AssertionError:
+        print("(no serving bot adopted the verification yet)")
     print("$ honua-bot audit")
     return subprocess.call([*cli, "audit", "--since", "10m"], env=env)
 

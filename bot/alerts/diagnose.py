@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.adapters import AdapterError, NotConfigured
+from bot.alerts import facts as display
+from bot.alerts import why
 from bot.logs import get_logger
 from bot.models import Diagnosis, Finding, ProposedAction
 from bot.probes.base import ProbeContext
@@ -106,6 +108,8 @@ def proposed_actions(rule: Rule, names: tuple[str, ...], actions: Registry) -> l
                 confirm=call.options.confirm or call.destructive,
                 description=description,
                 destructive=call.destructive,
+                label=display.button_label(rule.display.buttons.get(name, ""), description, name),
+                approvals=call.options.approvals,
             )
         )
     return out
@@ -137,9 +141,11 @@ def classify(
             actions=proposed_actions(rule, scenario.actions, actions),
             notes=notes,
             steps=[templates.render(s, scope).strip() for s in scenario.steps],
+            **_display(rule, findings, scope, scenario.name),
             prevention=list(rule.prevention),
         )
-    failed = [f.probe for f in findings.values() if not f.ok]
+    # a probe whose target is not set up is "not checked", never also "failed"
+    failed = [f.probe for f in findings.values() if not f.ok and f.configured]
     summary = "no scenario of the runbook matched the findings"
     if failed:
         summary += f"; probes that failed: {', '.join(failed)}"
@@ -149,5 +155,28 @@ def classify(
         summary=summary,
         findings=findings,
         notes=notes,
+        checklist=display.checklist(rule, scope),
+        **_display(rule, findings, scope, None),
         prevention=list(rule.prevention),
     )
+
+
+def _display(
+    rule: Rule, findings: dict[str, Finding], scope: dict[str, Any], chosen: str | None
+) -> dict[str, Any]:
+    """What the message shows besides the raw findings: facts, the why, P-level, runbook."""
+    return {
+        "facts": display.facts(rule, findings),
+        "why": why.explain(rule, scope, chosen),
+        "priority": rule.severity,
+        "runbook": rule.runbook,
+        "runbook_url": rule.display.runbook_url,
+        "graph_expr": next(
+            (
+                str(templates.render(str(p.params.get("expr", "")), scope))
+                for p in rule.probes
+                if p.type == "prometheus.query"
+            ),
+            "",
+        ),
+    }

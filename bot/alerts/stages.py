@@ -24,6 +24,7 @@ from bot.adapters import Adapters
 from bot.alerts.diagnose import alert_variables, classify, run_probes
 from bot.alerts.evidence import bound_findings
 from bot.alerts.incidents import IncidentBook
+from bot.alerts.preview import preview_actions
 from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.metrics import Metrics
@@ -35,6 +36,7 @@ from bot.store import keys
 from bot.store.lease import leased
 
 log = get_logger("pipeline")
+PREVIEW_TIMEOUT = 3.0  # seconds for the dry-run plans of the proposed buttons
 
 
 @dataclass
@@ -167,6 +169,8 @@ class Diagnose:
                     rule, self.probes, ctx, self.probe_timeout, variables, self._observe
                 )
             incident.diagnosis = classify(rule, findings, variables, self.actions)
+            # what each button would change (dry-run plans), before the findings are bounded
+            await preview_actions(incident, self.actions, self.adapters, PREVIEW_TIMEOUT)
             bound_findings(incident.diagnosis)  # kept for `rules replay`, bounded
             if count:
                 self.metrics.incidents.labels(

@@ -144,7 +144,13 @@ async def explain(
                 item["scenario"] = diagnosis.scenario
                 item["summary"] = diagnosis.summary
                 item["notes"] = diagnosis.notes
-                item["failed_probes"] = {f.probe: f.error for f in diagnosis.failed_probes}
+                item["failed_probes"] = {
+                    f.probe: f.error for f in diagnosis.failed_probes if f.configured
+                }
+                item["not_checked"] = {u.probe: u.setting for u in diagnosis.unchecked}
+                item["facts"] = [f.model_dump() for f in diagnosis.facts]
+                item["why"] = [c.model_dump() | {"text": c.text()} for c in diagnosis.why]
+                item["checklist"] = diagnosis.checklist
                 item["steps"] = diagnosis.steps
                 item["actions"] = action_runs(alert, diagnosis)
             report["alerts"].append(item)
@@ -172,8 +178,22 @@ def print_report(report: dict[str, Any], console: Console | None = None) -> None
         console.print(
             f"scenario: [bold yellow]{escape(item['scenario'])}[/bold yellow]  {escape(item['summary'])}"
         )
+        for fact in item.get("facts", []):
+            threshold = f"  ({fact['threshold']})" if fact["threshold"] else ""
+            console.print(escape(f"  {fact['label']}: {fact['text']}{threshold}"))
+        for check in sorted(item.get("why", []), key=lambda c: not c["held"]):
+            style = "green" if check["held"] else "dim"
+            console.print(
+                escape(f"  {'why' if check['held'] else 'not'}: {check['text']}"), style=style
+            )
         for name, error in item["failed_probes"].items():
             console.print(f"  failed probe {name}: {escape(str(error))}", style="red")
+        for name, setting in item.get("not_checked", {}).items():
+            console.print(
+                escape(f"  not checked {name}: set {setting or 'its target'}"), style="yellow"
+            )
+        for step in item.get("checklist", []):
+            console.print(escape(f"  ☐ {step}"))
         for note in item["notes"]:
             console.print(f"  note: {escape(note)}", style="dim")
         for i, step in enumerate(item.get("steps", []), 1):

@@ -79,6 +79,8 @@ def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
     actor = Actor(id=args.as_user or getpass.getuser(), source="cli")
 
     async def work(service: Service) -> int:
+        # --no-wait: a serving replica follows the verification (see bot/remediation/handoff.py)
+        service.engine.hand_off_verification = bool(args.no_wait)
         decision = await service.requests.request_action(
             args.incident, args.action, actor, dry_run=args.dry_run
         )
@@ -88,6 +90,11 @@ def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
         plan = decision.details.get("plan", [])
         for line in plan if isinstance(plan, list) else []:
             print(f"  {line}")
+        if decision.verdict is Verdict.ACCEPTED and args.no_wait:
+            print(
+                "verification handed to a serving honua-bot: it follows it to the end "
+                f"(`honua-bot audit --incident {args.incident}` shows the outcome)"
+            )
         if decision.verdict is Verdict.ACCEPTED and not args.no_wait:
             print("verifying (Ctrl-C stops waiting; the incident then says it was not verified)…")
             await service.engine.wait_background()
@@ -202,7 +209,11 @@ def add_commands(sub: Any, load: SettingsLoader) -> None:
     act.add_argument("action", help="action name from the rule, or undo-NAME")
     act.add_argument("--dry-run", action="store_true", help="show the plan; change nothing")
     act.add_argument("--as", dest="as_user", help="who is asking (default: $USER)")
-    act.add_argument("--no-wait", action="store_true", help="do not wait for verification")
+    act.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="do not wait for verification: a serving honua-bot (same Redis) follows it",
+    )
     act.set_defaults(func=bind(cmd_act))
 
     audit = sub.add_parser("audit", help="show the audit trail of actions and decisions")

@@ -7,11 +7,14 @@ from bot.models.incident import (
     ActionRun,
     Activity,
     Diagnosis,
+    Fact,
     Finding,
     Incident,
     IncidentStatus,
     Milestone,
     ProposedAction,
+    ScenarioCheck,
+    Unchecked,
 )
 
 __all__ = [
@@ -20,11 +23,14 @@ __all__ = [
     "Alert",
     "Diagnosis",
     "Event",
+    "Fact",
     "Finding",
     "Incident",
     "IncidentStatus",
     "Milestone",
     "Notifier",
     "ProposedAction",
+    "ScenarioCheck",
+    "Unchecked",
     "WebhookMessage",
 ]

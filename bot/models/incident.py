@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from bot.logs import redact
 from bot.models.alertmanager import Alert
+
+# NotConfigured's wording (bot/adapters/errors.py): "<target> is not configured (set <SETTING>)"
+_NOT_CONFIGURED = re.compile(r"^(?P<what>.+?) is not configured \(set (?P<setting>.+)\)$")
 
 
 def utcnow() -> datetime:
@@ -58,6 +62,40 @@ class ProposedAction(BaseModel):
     confirm: bool = False
     description: str = ""
     destructive: bool = False
+    label: str = ""  # the button's text (the rule's, else from the description)
+    approvals: int = 1  # people who must press it before it runs
+    change: str = ""  # what it would change now, from a dry-run plan (bot/engine/preview.py)
+
+
+class Fact(BaseModel):
+    """One finding as people read it: ``Failure rate`` · ``14.0 %`` · ``alert at 10 %``."""
+
+    probe: str
+    label: str
+    text: str
+    threshold: str = ""
+
+
+class ScenarioCheck(BaseModel):
+    """Why a scenario was (not) chosen: each clause of its condition with the values
+    it read, e.g. ``llm_rate_limit.value > 0.0`` with ``llm_rate_limit.value = 0.097``."""
+
+    scenario: str
+    held: bool
+    clauses: list[str] = Field(default_factory=list)
+
+    def text(self) -> str:
+        if self.held:
+            return f"{' and '.join(self.clauses) or 'its condition held'} → {self.scenario}"
+        return f"{self.scenario}: {'; '.join(self.clauses) or 'its condition did not hold'}"
+
+
+class Unchecked(BaseModel):
+    """A probe that could not run here and the setting that would enable it."""
+
+    probe: str
+    what: str  # "kubernetes"
+    setting: str  # "HONUA_BOT_KUBECONFIG or HONUA_BOT_KUBERNETES_HOST"
 
 
 class Diagnosis(BaseModel):
@@ -68,12 +106,37 @@ class Diagnosis(BaseModel):
     actions: list[ProposedAction] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)  # manual checklist, values filled in
+    facts: list[Fact] = Field(default_factory=list)  # the rule's display of the findings
+    why: list[ScenarioCheck] = Field(default_factory=list)  # earlier scenarios, then the chosen
+    priority: str = ""  # the rule's P-level
+    runbook: str = ""
+    runbook_url: str = ""
+    checklist: list[str] = Field(default_factory=list)  # runbook diagnosis steps (unclassified)
+    graph_expr: str = ""  # the rule's first PromQL, graphed when the alert gives none
     prevention: list[str] = Field(default_factory=list)  # the runbook's, for the resolved message
     diagnosed_at: datetime = Field(default_factory=utcnow)
 
     @property
     def failed_probes(self) -> list[Finding]:
         return [f for f in self.findings.values() if not f.ok]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unchecked(self) -> list[Unchecked]:
+        """Probes not run because their target is not set up here, with the setting
+        that would enable them (never also listed as failed)."""
+        out = []
+        for f in self.findings.values():
+            if f.ok or f.configured:
+                continue
+            m = _NOT_CONFIGURED.match(f.error or "")
+            what, setting = (m["what"], m["setting"]) if m else (f.type.split(".")[0], "")
+            out.append(Unchecked(probe=f.probe, what=what, setting=setting))
+        return out
+
+    @property
+    def chosen(self) -> ScenarioCheck | None:
+        return next((c for c in self.why if c.held), None)
 
 
 class ActionRun(BaseModel):
@@ -92,6 +155,8 @@ class ActionRun(BaseModel):
     run_id: str = ""
     target: str = ""
     undo: dict[str, Any] | None = None  # {"type", "params", "description"} when reversible
+    # the validation as last polled, one line each: "`expr` = 3.2 (target value < 5.0): held 4 of 10 min"
+    progress: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
 

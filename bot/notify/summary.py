@@ -1,8 +1,13 @@
-"""What a human scans a finding for, shared by every notifier (console, Slack)."""
+"""Findings as plain text for people, shared by the notifiers that are not Slack
+(the console, the CLI): the rule's facts when it has them, else each probe's
+numbers with their names in words and ages as durations — never ``key=value``."""
 
 from __future__ import annotations
 
 import json
+
+from bot.models import Diagnosis, Finding
+from bot.rules.templates import duration
 
 MAX_VALUE = 160
 
@@ -12,63 +17,55 @@ def short(value: object, limit: int = MAX_VALUE) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _scalar(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else short(value)
+def _value(key: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_seconds") and isinstance(value, int | float):
+        return duration(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        if "message" in value and "count" in value:
+            return f'"{short(value["message"], 80)}" \u00d7 {value["count"]}'
+        return f"{len(value)} entries"
+    return short("none" if value is None else value, 80)
 
 
-def _inline(mapping: dict[str, object]) -> str:
-    return ", ".join(
-        f"{k}={_scalar(v)}" for k, v in mapping.items() if not isinstance(v, dict | list)
-    )
-
-
-def _parts(data: dict[str, object]) -> list[tuple[str, str, list[object]]]:
-    """(key, one-line text, list items) for each entry of a probe's result."""
-    out: list[tuple[str, str, list[object]]] = []
-    for key, value in data.items():
-        if isinstance(value, float):
-            out.append((key, f"{key}={value:.4g}", []))
-        elif isinstance(value, list):
-            out.append((key, f"{key}: {len(value)}", value))
-        elif isinstance(value, dict):
-            out.append((key, f"{key}: {{{_inline(value)}}}", []))
-        else:
-            out.append((key, f"{key}={short(value)}", []))
-    return out
-
-
-def finding_summary(data: object) -> str:
-    """The numbers a human scans for: scalars as they are, lists as counts,
-    small mappings (a top error, say) inline."""
+def humanize(data: object) -> str:
+    """``{"ping_ms": 18.5, "last_save_age_seconds": 300}`` → ``ping ms 18.5 · last save
+    age 5 minutes``; the first few entries only."""
     if not isinstance(data, dict):
         return short(data)
-    return short("; ".join(text for _, text, _ in _parts(data)))
+    parts = [
+        f"{key.removesuffix('_seconds').replace('_', ' ')} {_value(key, value)}"
+        for key, value in list(data.items())[:6]
+    ]
+    more = f" · … {len(data) - 6} more" if len(data) > 6 else ""
+    return " · ".join(parts) + more
 
 
-def _item(item: object) -> str:
-    """One entry of a short list: a group with a count reads "message (count)"."""
-    if isinstance(item, dict):
-        count = next((item[k] for k in ("count", "n", "value") if k in item), None)
-        label = next(
-            (item[k] for k in ("message", "key", "name", "status", "label", "id") if k in item),
-            None,
-        )
-        if label is not None and count is not None:
-            return f"{short(label, 80)} ({_scalar(count)})"
-        return short(_inline(item), 100)
-    return short(item, 100) if item not in (None, "") else ""
+def finding_line(finding: Finding) -> str:
+    return f"{finding.probe}: {humanize(finding.data)}"
 
 
-def finding_lines(data: object, max_items: int = 3) -> list[str]:
-    """Like :func:`finding_summary`, one entry a line, and the first few items of each
-    non-empty list written out (top errors with their counts, pods and their states)."""
-    if not isinstance(data, dict):
-        return [short(data)]
-    lines: list[str] = []
-    for _, text, items in _parts(data):
-        lines.append(text)
-        shown = [t for t in (_item(item) for item in items[:max_items]) if t]
-        lines += [f"  • {t}" for t in shown]
-        if shown and len(items) > max_items:
-            lines.append(f"  • … {len(items) - max_items} more")
+def fact_lines(d: Diagnosis) -> list[str]:
+    """One line per fact (``Failure rate: 23.5 % (alert at 10 %)``), then probes the
+    rule does not display, in words."""
+    lines = [f"{f.label}: {f.text}" + (f" ({f.threshold})" if f.threshold else "") for f in d.facts]
+    shown = {f.probe for f in d.facts}
+    lines += [finding_line(f) for f in d.findings.values() if f.ok and f.probe not in shown]
     return lines
+
+
+def problem_lines(d: Diagnosis) -> list[str]:
+    """Probes that failed, then those not set up here with the setting to set — each once."""
+    failed = [f"could not read {f.probe}: {f.error}" for f in d.failed_probes if f.configured]
+    unchecked = [
+        f"not checked {u.probe} ({u.what}): set {u.setting}"
+        if u.setting
+        else f"not checked {u.probe}"
+        for u in d.unchecked
+    ]
+    return failed + unchecked

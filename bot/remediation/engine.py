@@ -25,6 +25,7 @@ from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.models import Incident, ProposedAction
 from bot.registry import Registry
+from bot.remediation import handoff
 from bot.remediation.attempt import Attempt, Halt, Stage, refuse
 from bot.remediation.config import RunnerConfig
 from bot.remediation.execution import Execute, OfferUndo, Verify
@@ -71,7 +72,11 @@ class ActionEngine:
         self.records = records = RunRecorder(incidents, incidents.notifier)
         self._background: set[asyncio.Task[None]] = set()
         metrics = incidents.metrics
-        verify_run = VerifyRun(adapters, safety, audit, records, config.verify_interval, metrics)
+        self.verify_run = verify_run = VerifyRun(
+            adapters, safety, audit, records, config.verify_interval, metrics
+        )
+        # set by `act --no-wait`: record the verification for a serving replica to follow
+        self.hand_off_verification = False
         # the remediation path, top to bottom
         self.path: list[Stage] = [
             Authorize(incidents.rules, authorizers or {}),
@@ -85,7 +90,7 @@ class ActionEngine:
             Shadow(records),  # a shadowed automatic start stops here: it would have run
             Execute(safety, audit, records, config),
             OfferUndo(safety, records, metrics),
-            Verify(records, adapters, verify_run, self._spawn),
+            Verify(records, adapters, verify_run, self._spawn, self._hand_off),
         ]
 
     # ActionRunner -------------------------------------------------------------------
@@ -143,6 +148,17 @@ class ActionEngine:
         await self.audit.record(attempt.audit_base().model_copy(update=update))
 
     # background work ----------------------------------------------------------------
+    async def _hand_off(self, incident_id: str, started: AuditEntry) -> bool:
+        """True when the verification was handed to a serving replica (`act --no-wait`)."""
+        if not self.hand_off_verification:
+            return False
+        await handoff.hand_off(self.audit, self.records, incident_id, started)
+        return True
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background, cancelled by ``aclose``."""
+        self._spawn(coro)
+
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._background.add(task)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from bot.actions.base import Outcome, Refused
 from bot.adapters import Adapters
 from bot.adapters.errors import AdapterError
-from bot.audit import AuditLog
+from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.metrics import Metrics
 from bot.remediation.attempt import Attempt, Halt
@@ -136,11 +136,13 @@ class Verify:
         adapters: Adapters,
         verify_run: VerifyRun,
         spawn: Callable[[Coroutine[Any, Any, None]], None],
+        hand_off: Callable[[str, AuditEntry], Awaitable[bool]] | None = None,
     ) -> None:
         self.records = records
         self.adapters = adapters
         self.verify_run = verify_run
         self.spawn = spawn
+        self.hand_off = hand_off  # `act --no-wait`: a serving replica follows it
 
     async def exec(self, attempt: Attempt) -> Halt | None:
         incident, action, outcome, rule = (
@@ -158,11 +160,12 @@ class Verify:
             await self.records.finished(incident.id, attempt.run_id, "done", outcome)
             return Halt(Decision(Verdict.DONE, f"{action.name}: {outcome.message}"))
         await self.records.finished(incident.id, attempt.run_id, "verifying", outcome)
-        self.spawn(
-            self.verify_run(
-                incident.id, rule, action, attempt.plan, attempt.run_id, attempt.started
+        if self.hand_off is None or not await self.hand_off(incident.id, attempt.started):
+            self.spawn(
+                self.verify_run(
+                    incident.id, rule, action, attempt.plan, attempt.run_id, attempt.started
+                )
             )
-        )
         return Halt(
             Decision(
                 Verdict.ACCEPTED,

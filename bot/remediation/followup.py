@@ -67,8 +67,12 @@ async def _verify_run(
         return [s.value for s in await v.adapters.prometheus.query(expr)]
 
     query = with_process_api(prometheus, lambda: v.adapters.process_api, plan.target)
+
+    async def progress(lines: list[str]) -> None:
+        await v.records.progress(incident_id, run_id, lines)
+
     try:
-        result = await verify(rule.validation, query, v.interval)
+        result = await verify(rule.validation, query, v.interval, progress=progress)
     except asyncio.CancelledError:
         # the bot stops (or `act --no-wait` leaves): say so rather than stay "verifying"
         msg = "verification not followed to the end (the bot stopped); check the validation"

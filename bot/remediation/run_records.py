@@ -84,6 +84,18 @@ class RunRecorder:
 
         await self._change(incident_id, change)
 
+    async def progress(self, incident_id: str, run_id: str, lines: list[str]) -> None:
+        """The validation's latest reading, shown while the run is verified."""
+
+        def change(incident: Incident) -> bool:
+            run = _find(incident, run_id)
+            if run is None or run.state != "verifying" or run.progress == lines:
+                return False
+            run.progress = list(lines)
+            return True
+
+        await self._change(incident_id, change)
+
     async def verified(self, incident_id: str, run_id: str, state: str, message: str) -> None:
         def change(incident: Incident) -> bool:
             run = _find(incident, run_id)

@@ -10,12 +10,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.adapters.errors import AdapterError
+from bot.logs import get_logger
 from bot.polling import poll_until
 from bot.rules.cel import ConditionError
 from bot.rules.schema import Validation
 
+log = get_logger("verify")
 # values are numbers from Prometheus, or strings from the process API (verify_process)
 Query = Callable[[str], Awaitable[list[Any]]]
+Progress = Callable[[list[str]], Awaitable[None]]  # one line per validation, after each poll
+
+
+def minutes(seconds: float) -> str:
+    """``240`` → ``4 min``; under a minute in seconds (``45 s``)."""
+    return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
 
 
 @dataclass
@@ -33,6 +41,22 @@ class Check:
             return f"`{self.expr}`: {self.error}"
         shown = ", ".join(_shown(v) for v in self.values) or "no data"
         return f"`{self.expr}` = {shown}"
+
+
+def progress_line(validation: Validation, check: Check, now: float) -> str:
+    """``failure rate = 3.2 (target value < 5.0): held 4 of 10 min`` — what the
+    engineer watches while a fix is verified."""
+    target = f"target {validation.holds.source}"
+    if check.error:
+        return f"{check.text()} ({target}): {check.error}"
+    if check.held_since is None:
+        state = "not holding yet"
+    elif validation.for_seconds:
+        held = min(now - check.held_since, validation.for_seconds)
+        state = f"held {minutes(held)} of {minutes(validation.for_seconds)}"
+    else:
+        state = "holds"
+    return f"{check.text()} ({target}): {state}"
 
 
 @dataclass
@@ -65,6 +89,7 @@ async def verify(
     query: Query,
     interval: float,
     clock: Callable[[], float] = time.monotonic,
+    progress: Progress | None = None,
 ) -> VerificationResult:
     if not validations:
         return VerificationResult(True, "the rule defines no validation; nothing to check")
@@ -83,6 +108,12 @@ async def verify(
             except AdapterError as exc:
                 check.holds, check.error = False, str(exc)
             check.held_since = (check.held_since or now) if check.holds else None
+        if progress is not None:
+            lines = [progress_line(v, c, now) for v, c in zip(validations, checks, strict=True)]
+            try:
+                await progress(lines)
+            except Exception as exc:  # showing progress must never end the verification
+                log.warning("verification progress not shown", error=str(exc))
         return all(
             c.held_since is not None and now - c.held_since >= v.for_seconds
             for v, c in zip(validations, checks, strict=True)

@@ -21,6 +21,7 @@ from bot.rules import budgets, templates
 from bot.rules.cel import Condition, ConditionError
 from bot.rules.durations import parse_duration
 from bot.rules.matchers import Matcher, MatcherError
+from bot.rules.probe_fields import known_fields
 from bot.rules.schema import (
     ACTION_OPTIONS,
     PROBE_OPTIONS,
@@ -219,6 +220,8 @@ def compile_rule(
             Scenario(sc.scenario, cond, sc.summary, tuple(sc.actions), tuple(sc.steps))
         )
 
+    errors += _display_errors(prefix, doc, probe_calls)
+
     validations: list[Validation] = []
     for i, v in enumerate(doc.validation):
         try:
@@ -239,9 +242,49 @@ def compile_rule(
         scenarios=tuple(scenarios),
         actions=action_calls,
         validation=tuple(validations),
+        display=doc.display,
         prevention=tuple(doc.prevention),
     )
     return rule, []
+
+
+def _display_errors(prefix: str, doc: RuleDoc, calls: list[ProbeCall]) -> list[str]:
+    """A fact names a probe of this rule, and its format only fields that probe gives."""
+    errors: list[str] = []
+    types = {c.name: c.type for c in calls}
+    for i, fact in enumerate(doc.display.facts):
+        where = f"{prefix}display.facts.{i} ({fact.label})"
+        if fact.probe not in doc.probes:
+            errors.append(
+                f"{where}.probe: unknown probe {fact.probe!r} "
+                f"(defined: {', '.join(doc.probes) or 'none'})"
+            )
+            continue
+        for key in ("format", "threshold"):
+            text = getattr(fact, key)
+            if err := templates.check(text):
+                errors.append(f"{where}.{key}: bad template: {err}")
+                continue
+            fields = known_fields(types.get(fact.probe, ""))
+            if fields is None:
+                continue
+            unknown = sorted(templates.undeclared(text) - fields)
+            if unknown:
+                close = difflib.get_close_matches(unknown[0], sorted(fields), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                errors.append(
+                    f"{where}.{key}: unknown field {', '.join(map(repr, unknown))} of "
+                    f"{types[fact.probe]} (it gives {', '.join(sorted(fields))}){hint}"
+                )
+    for action, label in doc.display.buttons.items():
+        if action not in doc.actions:
+            errors.append(f"{prefix}display.buttons.{action}: no such action in this rule")
+        elif not 0 < len(label) <= 40:
+            errors.append(f"{prefix}display.buttons.{action}: give 1 to 40 characters")
+    errors += _template_errors(f"{prefix}display.checklist", doc.display.checklist)
+    if doc.display.runbook_url and not doc.display.runbook_url.startswith(("http://", "https://")):
+        errors.append(f"{prefix}display.runbook_url: must be an http(s) URL")
+    return errors
 
 
 def _rule_files(path: Path) -> list[Path]:

@@ -80,6 +80,29 @@ class ValidationDoc(_Strict):
     within: Duration = 900
 
 
+class FactDoc(_Strict):
+    """How one probe's result is shown to people: ``Failure rate 14.0 % (alert at 10 %)``."""
+
+    probe: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    format: str = Field(min_length=1, description="Jinja over the probe's result fields")
+    threshold: str = Field(default="", description="what it is compared with, e.g. alert at 10 %")
+
+
+class DisplayDoc(_Strict):
+    """How the rule's findings read in Slack and the console."""
+
+    facts: list[FactDoc] = Field(default_factory=list)
+    buttons: dict[str, str] = Field(
+        default_factory=dict, description="action name → its button's text (max 40 characters)"
+    )
+    runbook_url: str = ""
+    checklist: list[str] = Field(
+        default_factory=list,
+        description="the runbook's diagnosis steps (templated), shown when nothing matches",
+    )
+
+
 class RuleDoc(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")
     runbook: str = ""
@@ -89,6 +112,7 @@ class RuleDoc(_Strict):
     diagnosis: list[ScenarioDoc] = Field(default_factory=list)
     actions: dict[str, dict[str, Any]] = Field(default_factory=dict)
     validation: list[ValidationDoc] = Field(default_factory=list)
+    display: DisplayDoc = Field(default_factory=DisplayDoc)
     # the runbook's Prevention items: the resolved message carries them as a checklist
     prevention: list[str] = Field(default_factory=list)
 
@@ -146,6 +170,7 @@ class Rule:
     scenarios: tuple[Scenario, ...]
     actions: dict[str, ActionCall] = field(default_factory=dict)
     validation: tuple[Validation, ...] = ()
+    display: DisplayDoc = field(default_factory=DisplayDoc)
     prevention: tuple[str, ...] = ()
 
     def matches(self, labels: dict[str, str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError
+from jinja2 import ChainableUndefined, TemplateError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.durations import spoken
@@ -13,6 +13,18 @@ MAX_OUTPUT = 20_000  # characters a rendered template may produce
 
 # ``{{ age | duration }}``: an age as people say it (``25 minutes``, ``3 days``)
 duration = spoken
+
+
+def size(count: Any) -> str:
+    """``{{ used_memory | size }}``: bytes as people say them (``1.4 GiB``)."""
+    if isinstance(count, bool) or not isinstance(count, int | float):
+        return "?"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return "?"  # unreachable
 
 
 def promql(value: Any) -> str:
@@ -28,6 +40,7 @@ def promql(value: Any) -> str:
 _env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
 _env.filters["duration"] = duration
 _env.filters["promql"] = promql
+_env.filters["size"] = size
 
 
 def check(source: str) -> str | None:
@@ -37,6 +50,11 @@ def check(source: str) -> str | None:
     except TemplateError as exc:
         return str(exc)
     return None
+
+
+def undeclared(source: str) -> set[str]:
+    """The top-level names a (valid) template reads from its variables."""
+    return set(meta.find_undeclared_variables(_env.parse(source)))
 
 
 def render(source: str, variables: dict[str, Any]) -> str:

@@ -38,7 +38,7 @@ from tests.realbins import AlertmanagerServer, PrometheusServer
 
 NAMESPACE = "honua-process-framework"
 TOKEN = "e2e-webhook-token-0123456789"
-SCENARIO = re.compile(r"\*Scenario\*\n`([^`]+)`")
+SCENARIO = re.compile(r" · ([a-z0-9-]+) — ")
 
 
 @dataclass
@@ -57,8 +57,8 @@ class Stack:
     # what the on-call engineer sees --------------------------------------------------
     def messages(self, alertname: str) -> list[Posted]:
         """Top-level messages of incidents of ``alertname``, oldest first."""
-        marker = f"] {alertname} — "
-        return [m for m in self.slack.posts(top_level=True) if marker in header(m)]
+        marker = re.compile(rf" {re.escape(alertname)}( · [a-z0-9-]+)? — ")
+        return [m for m in self.slack.posts(top_level=True) if marker.search(header(m))]
 
     async def message(
         self, alertname: str, scenario: str | None = None, timeout: float = 45
@@ -155,10 +155,10 @@ class Stack:
 
 
 def scenario_of(message: Posted) -> str:
+    """The scenario the header names (``P1 Alert · crashloop — Awaiting decision``)."""
     for block in message.blocks:
-        for f in block.get("fields") or []:
-            if found := SCENARIO.search(f.get("text", "")):
-                return found.group(1)
+        if block["type"] == "header" and (found := SCENARIO.search(block["text"]["text"])):
+            return found.group(1)
     return ""
 
 

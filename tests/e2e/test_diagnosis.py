@@ -76,7 +76,7 @@ async def test_runbooks_5_to_8_faults_are_diagnosed_in_their_messages(tmp_path: 
         assert f"{reported} (DeploymentProcess, started by alice@example.com)" in summary_of(one)
 
         loss = await stack.message("RedisDataLoss", "total-loss")
-        assert "[critical] RedisDataLoss" in header(loss)
+        assert "P2 RedisDataLoss · total-loss" in header(loss)
         assert "Redis is empty (DBSIZE 0) while 12 processes are active" in summary_of(loss)
 
         crash = await stack.message("PodCrashLooping", "crash-config")

@@ -40,7 +40,7 @@ async def test_runbook1_llm_rate_limit_halving_concurrency_ends_the_429s(tmp_pat
     # the provider takes 12 concurrent requests; process-config allows 20
     async with e2e_stack(tmp_path, fault="llm-rate-limit", rate=40, llm_quota=12) as stack:
         message = await stack.message("HighProcessFailureRate")
-        assert "HighProcessFailureRate — Awaiting decision" in header(message)
+        assert "P2 HighProcessFailureRate · llm-rate-limit — Awaiting decision" in header(message)
         assert scenario_of(message) == "llm-rate-limit"
         assert '"429 Too Many Requests"' in summary_of(message)
         loads = stack.sim.config_loads
@@ -95,12 +95,12 @@ async def test_runbook3_redis_crashloop_restart_replaces_the_pod_and_redis_answe
         old_uid = pod_uid(stack.kube)
         await asyncio.to_thread(crash_redis, stack.kube, stack.redis)
         message = await stack.message("RedisConnectionFailure")
-        assert "[critical] RedisConnectionFailure" in header(message)
+        assert "P1 RedisConnectionFailure" in header(message)
         assert scenario_of(message) == "crashloop"
         summary = summary_of(message)
         assert "redis-0 is in CrashLoopBackOff (4 restarts)" in summary
         assert "Failed listening on port 6379" in summary
-        assert "connection refused" in str(message.blocks)  # the bot's own PING failed
+        assert "refuses connections" in str(message.blocks)  # the bot's own PING failed
 
         await stack.press(message, "restart-redis")
         thread = await stack.verified(message, "restart-redis")

@@ -70,6 +70,19 @@ class Posted:
     updates: int = 0
 
 
+@dataclass
+class Upload:
+    """A file shared by files.completeUploadExternal (the third step of files_upload_v2)."""
+
+    id: str
+    filename: str
+    title: str
+    data: bytes
+    channel: str
+    thread_ts: str = ""
+    initial_comment: str = ""
+
+
 def channel_id(name: str) -> str:
     """``#incidents`` → a stable fake id; an id stays as it is."""
     if _ID.match(name):
@@ -131,6 +144,9 @@ class FakeSlack:
         self._fail: list[tuple[str | None, int, float | None]] = []
         self._buckets: dict[str, tuple[float, float]] = {}
         self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
+        self.pending_files: dict[str, dict[str, Any]] = {}  # file id → {filename, length, data}
+        self.uploads: list[Upload] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
 
@@ -151,6 +167,7 @@ class FakeSlack:
         app.router.add_route("GET", "/api/{method}", self._api)  # some methods are GETs
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{key}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         return app
 
@@ -358,6 +375,62 @@ class FakeSlack:
             "channel": cid,
             "ts": posted.ts,
             "message": {"text": posted.text, "ts": posted.ts},
+        }
+
+    # files_upload_v2, as the real API does it: ask for an upload URL (filename and
+    # length required), POST the bytes there, then complete to share in a channel/thread
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(args.get("length", ""))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not args.get("filename") or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{next(self._file_ids):08d}"
+        self.pending_files[file_id] = {"filename": args["filename"], "length": length}
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        pending = self.pending_files.get(request.match_info["file_id"])
+        if pending is None:
+            return web.Response(status=404, text="unknown upload URL")
+        data = await request.read()
+        if len(data) != pending["length"]:
+            return web.Response(status=400, text="length mismatch")
+        pending["data"] = data
+        return web.Response(text=f"OK - {len(data)}")
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            files = json.loads(str(args.get("files", "")))
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        cid = channel_id(str(args.get("channel_id", ""))) if args.get("channel_id") else ""
+        thread = str(args.get("thread_ts") or "")
+        if thread and not any(m.ts == thread and m.channel == cid for m in self.messages):
+            return {"ok": False, "error": "invalid_thread_ts"}
+        done = []
+        for f in files:
+            pending = self.pending_files.get(str(f.get("id")))
+            if pending is None or "data" not in pending:
+                return {"ok": False, "error": "file_not_found"}
+            done.append((f, pending))
+        for f, pending in done:
+            del self.pending_files[f["id"]]
+            self.uploads.append(
+                Upload(
+                    f["id"],
+                    pending["filename"],
+                    str(f.get("title") or pending["filename"]),
+                    pending["data"],
+                    cid,
+                    thread,
+                    str(args.get("initial_comment") or ""),
+                )
+            )
+        return {
+            "ok": True,
+            "files": [{"id": f["id"], "title": f.get("title", "")} for f, _ in done],
         }
 
     def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -88,11 +88,12 @@ async def fire(h: BotHarness, *alerts: dict[str, Any]) -> None:
 
 
 def incident_of(message: Posted) -> str:
-    """The incident id a posted message shows in its facts."""
+    """The incident id a posted message shows in its context line."""
     for block in message.blocks:
-        for f in block.get("fields") or []:
-            found = re.search(r"\*Incident\*\n`(inc-[0-9a-f]+)`", f.get("text", ""))
-            if found:
+        if block.get("block_id") != "honua-about":
+            continue
+        for element in block.get("elements") or []:
+            if found := re.search(r"`(inc-[0-9a-f]+)`", element.get("text", "")):
                 return found.group(1)
     return ""
 

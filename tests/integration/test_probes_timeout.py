@@ -177,9 +177,12 @@ async def test_when_every_probe_fails_the_diagnosis_is_unclassified_naming_them(
     assert set(d.findings) == PROBES
     assert d.findings["failures"].error == "timed out after 0.5 s"
     assert "HONUA_BOT_PROMETHEUS_URL" in (d.findings["failure_rate"].error or "")
-    assert d.summary.endswith("probes that failed: failure_rate, llm_rate_limit, failures"), (
-        d.summary
-    )
+    # Prometheus is not set up: "not checked" with its setting, never also "failed"
+    assert d.summary.endswith("probes that failed: failures"), d.summary
+    assert [(u.probe, u.setting) for u in d.unchecked] == [
+        ("failure_rate", "HONUA_BOT_PROMETHEUS_URL"),
+        ("llm_rate_limit", "HONUA_BOT_PROMETHEUS_URL"),
+    ]
 
 
 async def test_process_api_http_500_is_a_finding(rules: Path) -> None:

@@ -56,7 +56,10 @@ async def test_posted_once_updated_in_place_and_resolved_in_place(
         await fire(h, firing)
         message = await posted_for(fake, inc)
         assert message.channel == fake.posts()[0].channel and not message.thread_ts
-        assert header(message) == ":rotating_light: [P2] SlackTest — Awaiting decision"
+        assert (
+            header(message)
+            == ":rotating_light: P2 SlackTest · redis-connection — Awaiting decision"
+        )
         # auth.test answered; the token went as a Bearer header (the fake checks it)
         assert all(c.ok for c in fake.calls)
 
@@ -71,7 +74,7 @@ async def test_posted_once_updated_in_place_and_resolved_in_place(
 
         await fire(h, slack_alert(1, status="resolved"))
         await wait_for(lambda: "Resolved" in header(message))
-        assert header(message) == ":large_green_circle: [P2] SlackTest — Resolved"
+        assert header(message) == ":large_green_circle: P2 SlackTest · redis-connection — Resolved"
         assert not [b for b in message.blocks if b["type"] == "actions"]
         updates = fake.calls_to("chat.update")
         assert {(c.args["channel"], c.args["ts"]) for c in updates} == {

@@ -91,3 +91,18 @@ def test_a_lock_for_another_python_than_the_image_is_refused() -> None:
 def test_a_line_that_is_no_pin_is_an_error_naming_the_line() -> None:
     with pytest.raises(ValueError, match=r"requirements.lock:4: not a pin.*'httpx>=1'"):
         check_lock.parse_lock(lock_text() + "\nhttpx>=1\n")
+
+
+def test_the_image_ships_the_graphs_extra_so_the_lock_must_pin_matplotlib() -> None:
+    pyproject = check_lock.PYPROJECT_PATH.read_text()
+    wanted = {r.name.lower() for r in check_lock.runtime_requirements(pyproject)}
+    assert "matplotlib" in wanted
+    assert "matplotlib" not in {r.name for r in check_lock.runtime_requirements(pyproject, ())}
+    lock = check_lock.parse_lock(check_lock.LOCK_PATH.read_text())
+    assert {"matplotlib", "numpy", "pillow", "kiwisolver"} <= lock.pins.keys()
+    without = check_lock.Lock(
+        lock.python, {n: p for n, p in lock.pins.items() if n != "matplotlib"}
+    )
+    assert check_lock.problems(without, check_lock.runtime_requirements(pyproject), {"3.11"}) == [
+        "matplotlib: a runtime dependency in pyproject.toml but not pinned"
+    ]

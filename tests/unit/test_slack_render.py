@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from bot.models import ActionRun, Diagnosis, Finding, Incident, IncidentStatus, ProposedAction
+from bot.models import (
+    ActionRun,
+    Diagnosis,
+    Fact,
+    Finding,
+    Incident,
+    IncidentStatus,
+    ProposedAction,
+    ScenarioCheck,
+)
 from bot.notify import Event
 from bot.notify.slack.render import (
     ButtonKind,
@@ -75,9 +84,35 @@ def _incident(**changes: Any) -> Incident:
                     error="connection refused: redis-0.redis:6379",
                 ),
             },
+            facts=[
+                Fact(
+                    probe="failure_rate",
+                    label="Failure rate",
+                    text="23.5 %",
+                    threshold="alert at 10 %",
+                ),
+                Fact(
+                    probe="failures",
+                    label="Top error (last hour)",
+                    text='"Redis connection failed" \u00d7 37 of 42 failed',
+                ),
+            ],
+            why=[
+                ScenarioCheck(
+                    scenario="redis-connection",
+                    held=True,
+                    clauses=[
+                        'failures.top.message.contains("Redis connection failed") '
+                        '(failures.top.message = "Redis connection failed")'
+                    ],
+                )
+            ],
+            priority="P2",
+            runbook="Runbook 1: High Process Failure Rate Investigation",
             actions=[
                 ProposedAction(
                     name="restart-redis",
+                    label="Restart redis-0",
                     type="kubernetes.delete_pod",
                     confirm=True,
                     destructive=True,
@@ -123,40 +158,38 @@ def _buttons(message: Message) -> dict[str, dict[str, Any]]:
 
 
 def _fields(message: Message) -> dict[str, str]:
-    fields = _block(message, "honua-facts")["fields"]
+    fields = _block(message, "honua-facts-0")["fields"]
     return dict(f["text"].split("\n", 1) for f in fields)
+
+
+def _about(message: Message) -> str:
+    return str(_block(message, "honua-about")["elements"][0]["text"])
 
 
 def test_awaiting_decision_has_facts_findings_failures_links_and_buttons() -> None:
     message = _render(_incident())
     header = _block(message, "honua-header")
     assert header["type"] == "header"
-    assert (
-        header["text"]["text"] == ":rotating_light: [P2] HighProcessFailureRate — Awaiting decision"
+    assert header["text"]["text"] == (
+        ":rotating_light: P2 HighProcessFailureRate · redis-connection — Awaiting decision"
     )
-    fields = _fields(message)
-    assert fields["*Severity*"] == "P2"
-    assert fields["*State*"] == "Awaiting decision"
-    assert fields["*Scenario*"] == "`redis-connection`"
-    assert fields["*Incident*"] == "`inc-abc123`"
+    about = _about(message)
+    assert about.startswith("Awaiting decision · :book: Runbook 1: High Process Failure Rate")
+    assert "rule `high-process-failure-rate`" in about and "`inc-abc123`" in about
     # the summary, escaped for mrkdwn
     assert _block(message, "honua-summary")["text"]["text"].endswith("&lt;b&gt;&amp;")
-    # key findings: numbers, and a short list of the top errors with their counts
-    findings = [f["text"] for f in _block(message, "honua-findings-0")["fields"]]
-    assert findings[0].splitlines() == ["*failure_rate* · _prometheus.query_", "value=23.46"]
-    assert findings[1].splitlines() == [
-        "*failures* · _processes.list_",
-        "count=42",
-        "groups: 4",
-        "  • Redis connection failed (37)",
-        "  • Timeout exceeded (4)",
-        "  • Invalid configuration (1)",
-        "  • … 1 more",
-    ]
+    # facts as the rule displays them: label, value with units, threshold
+    assert _fields(message) == {
+        "*Failure rate*": "23.5 %  _(alert at 10 %)_",
+        "*Top error (last hour)*": '"Redis connection failed" \u00d7 37 of 42 failed',
+    }
+    why = _block(message, "honua-why")["text"]["text"]
+    assert why.startswith(":mag_right: *Why* failures.top.message.contains(")
+    assert why.endswith("→ redis-connection")
     failed = _block(message, "honua-failed")["text"]["text"]
-    assert "`redis` (redis.health): connection refused: redis-0.redis:6379" in failed
+    assert "`redis` (redis.health): redis-0.redis:6379 refuses connections" in failed
     auto = _block(message, "honua-auto")["elements"][0]["text"]
-    assert "`halve-concurrency`" in auto  # auto actions are listed, not buttons
+    assert "*halve-concurrency*" in auto  # auto actions are listed, not buttons
 
     buttons = _buttons(message)
     assert list(buttons) == [
@@ -166,19 +199,24 @@ def test_awaiting_decision_has_facts_findings_failures_links_and_buttons() -> No
         "honua:silence:14400",
         "honua:ack",
         "honua:rerun",
+        "honua:raw",
     ]
     danger = buttons["honua:action:restart-redis"]
+    assert danger["text"]["text"] == "Restart redis-0"
     assert danger["style"] == "danger"
     assert danger["confirm"]["style"] == "danger"
-    assert danger["confirm"]["title"]["text"] == "Run restart-redis?"
+    assert danger["confirm"]["title"]["text"] == "Restart redis-0?"
     assert "delete pod honua-process-framework/redis-0" in danger["confirm"]["text"]["text"]
     plain = buttons["honua:action:restart-app"]
     assert "style" not in plain and "confirm" not in plain
+    says = _block(message, "honua-buttons-say")["elements"][0]["text"]
+    assert "*Restart redis-0*: delete pod honua-process-framework/redis-0" in says
     assert [buttons[a]["text"]["text"] for a in list(buttons)[2:]] == [
         "Silence 1h",
         "Silence 4h",
         "Acknowledge",
         "Re-run diagnosis",
+        "Details (raw results)",
     ]
     # values are the opaque references, nothing a clicker could edit into meaning
     assert all(b["value"].startswith("ref-") for b in buttons.values())
@@ -189,7 +227,35 @@ def test_awaiting_decision_has_facts_findings_failures_links_and_buttons() -> No
         "<http://alertmanager:9093/#/alerts?filter=%7Balertname%3D%22HighProcessFailureRate%22%7D|Alertmanager>"
         in links
     )
-    assert message.text == "[P2] HighProcessFailureRate — Awaiting decision: redis-connection"
+    assert message.text.startswith(
+        "[P2] HighProcessFailureRate — Awaiting decision: redis-connection — 37 of 42 failed"
+    )
+
+
+def test_approvals_needed_are_on_the_button_and_in_its_dialog() -> None:
+    incident = _incident()
+    assert incident.diagnosis is not None
+    incident.diagnosis.actions[1] = ProposedAction(
+        name="terminate-idle",
+        type="postgres.terminate_idle",
+        label="Terminate idle sessions",
+        description="pg_terminate_backend every session idle for over 10 minutes",
+        approvals=2,
+    )
+    button = _buttons(_render(incident))["honua:action:terminate-idle"]
+    assert button["text"]["text"] == "Terminate idle sessions (2 approvals)"
+    assert "2 people to approve" in button["confirm"]["text"]["text"]
+    assert button["confirm"]["confirm"]["text"] == "Approve"
+
+
+def test_the_runbook_links_to_its_section_when_the_document_is_known() -> None:
+    incident = _incident()
+    lc = lifecycle(incident)
+    message = render_incident(incident, lc, {}, runbook_base="https://docs.example/runbooks.md")
+    assert (
+        "<https://docs.example/runbooks.md#runbook-1-high-process-failure-rate-investigation"
+        "|Runbook 1: High Process Failure Rate Investigation>"
+    ) in _about(message)
 
 
 def test_probes_without_a_configured_target_are_not_called_failures() -> None:
@@ -204,16 +270,16 @@ def test_probes_without_a_configured_target_are_not_called_failures() -> None:
     )
     message = _render(incident)
     assert "`pods`" not in _block(message, "honua-failed")["text"]["text"]
-    note = _block(message, "honua-unconfigured")["elements"][0]["text"]
-    assert note == "Not configured here, so no evidence either way: `pods`"
+    note = _block(message, "honua-unconfigured")["text"]["text"]
+    assert note.endswith("• `pods` (kubernetes): set `HONUA_BOT_KUBECONFIG or run in-cluster`")
 
 
 def test_diagnosing_has_no_action_buttons_and_no_rerun() -> None:
     message = _render(_incident(diagnosis=None))
     assert _block(message, "honua-header")["text"]["text"].endswith("— Diagnosing")
-    assert _fields(message)["*Scenario*"] == "_diagnosing…_"
+    assert _about(message).startswith("Diagnosing · ")
     assert list(_buttons(message)) == ["honua:silence:3600", "honua:silence:14400", "honua:ack"]
-    assert not _has(message, "honua-findings-0")
+    assert not _has(message, "honua-facts-0")
     # a re-run shows Diagnosing over the previous diagnosis
     rerun = _render(_incident(), Event.DIAGNOSING)
     assert "Running the runbook's probes" in _block(rerun, "honua-summary")["text"]["text"]
@@ -224,7 +290,7 @@ def test_running_names_the_action_and_who_started_it() -> None:
     incident = _incident(runs=[ActionRun(action="restart-redis", actor="slack:U0ALICE")])
     message = _render(incident)
     assert _block(message, "honua-header")["text"]["text"].endswith("— Running restart-redis")
-    assert _fields(message)["*State*"] == "Running `restart-redis` (by <@U0ALICE>)"
+    assert _about(message).startswith("Running `restart-redis` (by <@U0ALICE>)")
     assert "restart-redis" in _block(message, "honua-run")["elements"][0]["text"]
 
 
@@ -238,7 +304,7 @@ def test_verified_and_failed(state: str, expected: State, emoji: str) -> None:
     )  # type: ignore[arg-type]
     message = _render(_incident(runs=[run]))
     assert _block(message, "honua-header")["text"]["text"] == (
-        f"{emoji} [P2] HighProcessFailureRate — {expected.value}"
+        f"{emoji} P2 HighProcessFailureRate · redis-connection — {expected.value}"
     )
     run_line = _block(message, "honua-run")["elements"][0]["text"]
     assert run_line == f"Last action: `restart-redis` by <@U0BOB> — *{state}*: failure rate 2 %"
@@ -251,11 +317,11 @@ def test_resolved_has_no_buttons() -> None:
     )
     message = _render(incident, Event.RESOLVED)
     assert _block(message, "honua-header")["text"]["text"] == (
-        ":large_green_circle: [P2] HighProcessFailureRate — Resolved"
+        ":large_green_circle: P2 HighProcessFailureRate · redis-connection — Resolved"
     )
     assert not [b for b in message.blocks if b["type"] == "actions"]
-    assert "*Resolved*" in _fields(message)
-    assert _has(message, "honua-findings-0")  # what was found stays readable
+    assert "resolved <!date^" in _about(message)
+    assert _has(message, "honua-facts-0")  # what was found stays readable
 
 
 def test_acknowledged_shows_who_and_drops_the_button() -> None:
@@ -263,7 +329,7 @@ def test_acknowledged_shows_who_and_drops_the_button() -> None:
         acknowledged_by="slack:U0ALICE", acknowledged_at=datetime(2026, 11, 27, 3, 5, tzinfo=UTC)
     )
     message = _render(incident)
-    assert _fields(message)["*Acknowledged*"].startswith("<@U0ALICE> <!date^")
+    assert "acknowledged by <@U0ALICE> <!date^" in _about(message)
     assert "honua:ack" not in _buttons(message)
 
 
@@ -310,10 +376,9 @@ def test_long_texts_are_cut_with_a_visible_note() -> None:
 def test_many_findings_and_actions_stay_within_50_blocks_keeping_the_buttons() -> None:
     incident = _incident()
     assert incident.diagnosis is not None
-    incident.diagnosis.findings = {
-        f"p{i}": Finding(probe=f"p{i}", type="prometheus.query", ok=True, data={"value": float(i)})
-        for i in range(600)
-    }
+    incident.diagnosis.facts = [
+        Fact(probe=f"p{i}", label=f"Fact {i}", text=f"{i} %") for i in range(600)
+    ]
     incident.diagnosis.notes = [f"note {i}" for i in range(30)]
     incident.diagnosis.actions = [
         ProposedAction(name=f"step-{i}", type="kubernetes.rollout_restart") for i in range(30)
@@ -322,7 +387,7 @@ def test_many_findings_and_actions_stay_within_50_blocks_keeping_the_buttons() -
     assert len(message.blocks) == 50
     assert message.blocks[-1]["block_id"] == "honua-truncated"
     actions = [b for b in message.blocks if b["type"] == "actions"]
-    assert [len(b["elements"]) for b in actions] == [25, 5, 4]  # 30 steps, then the controls
+    assert [len(b["elements"]) for b in actions] == [25, 5, 5]  # 30 steps, then the controls
     assert _has(message, "honua-header") and _has(message, "honua-links")
 
 

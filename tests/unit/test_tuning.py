@@ -110,5 +110,5 @@ def test_a_shadow_action_keeps_its_button_and_is_labelled() -> None:
     lc = lifecycle(incident, None)
     message = render_incident(incident, lc, {"action:restart": "ref-0123456789abcdef"})
     text = json.dumps(message.blocks)
-    assert "Shadow mode (gates and plan checked, recorded, not run): `restart`" in text
+    assert "Shadow mode (gates and plan checked, recorded, not run): *restart*" in text
     assert '"action_id": "honua:action:restart"' in text  # a person may still run it

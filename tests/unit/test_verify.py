@@ -74,3 +74,35 @@ async def test_a_target_error_is_reported_not_raised() -> None:
 async def test_no_validation_means_nothing_to_check() -> None:
     result = await verify([], readings(Clock(), [[1.0]]), 0.001)  # type: ignore[arg-type]
     assert result.ok and "no validation" in result.message
+
+
+async def test_each_poll_reports_the_value_the_target_and_how_long_it_held() -> None:
+    clock = Clock()
+    values = [[12.0], [4.0], [3.2], [2.0]]
+    polls: list[list[str]] = []
+
+    async def query(expr: str) -> list[float | None]:
+        clock.now += 60
+        return values.pop(0)
+
+    async def progress(lines: list[str]) -> None:
+        polls.append(lines)
+
+    result = await verify(rule(for_=120, within=600), query, 0.001, clock, progress)
+    assert result.ok
+    assert [p[0] for p in polls] == [
+        "`failure_rate` = 12 (target value < 5.0): not holding yet",
+        "`failure_rate` = 4 (target value < 5.0): held 0 s of 2 min",
+        "`failure_rate` = 3.2 (target value < 5.0): held 1 min of 2 min",
+        "`failure_rate` = 2 (target value < 5.0): held 2 min of 2 min",
+    ]
+
+
+async def test_a_failing_progress_display_does_not_end_the_verification() -> None:
+    clock = Clock()
+
+    async def broken(lines: list[str]) -> None:
+        raise RuntimeError("slack down")
+
+    result = await verify(rule(for_=0), readings(clock, [[1.0]]), 0.001, clock, broken)  # type: ignore[arg-type]
+    assert result.ok

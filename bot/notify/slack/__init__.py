@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.adapters.prometheus import PrometheusClient
 from bot.logs import get_logger, register_secret
 from bot.notify.slack.app import SlackApp
 from bot.notify.slack.auth import Authorizer, ClickPolicy, SlackActionAuthorizer
+from bot.notify.slack.graphs import GraphPoster
 from bot.notify.slack.notifier import SlackConfig, SlackNotifier, SlackUnavailable
 
 if TYPE_CHECKING:
@@ -72,8 +74,17 @@ class SlackIntegration:
             post_interval=settings.slack_post_interval,
             retry_seconds=settings.slack_retry_seconds,
             ttl=settings.open_incident_ttl_seconds,
+            runbook_base_url=settings.runbook_base_url,
         )
         self.notifier = SlackNotifier(self.client, store, self.config)
+        if settings.slack_graphs and settings.prometheus_url:
+            self.notifier.graphs = GraphPoster(
+                self.client,
+                store,
+                self.notifier.state,
+                PrometheusClient(settings.prometheus_url),
+                self.config.ttl,
+            )
         if on_failure is not None:  # told each Web API method that failed (metrics)
             self.notifier.on_failure = on_failure
         s = settings

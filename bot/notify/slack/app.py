@@ -36,7 +36,14 @@ from bot.notify.slack import endpoint
 from bot.notify.slack.auth import Authorizer
 from bot.notify.slack.identity import BotIdentity
 from bot.notify.slack.notifier import SlackNotifier
-from bot.notify.slack.render import SILENCES, ButtonKind, Message, esc, render_status
+from bot.notify.slack.render import (
+    SILENCES,
+    ButtonKind,
+    Message,
+    esc,
+    render_details,
+    render_status,
+)
 from bot.notify.slack.state import ButtonRef
 from bot.remediation.requests import Actor, Decision, IncidentRequests, Verdict
 from bot.store import Store, keys
@@ -221,6 +228,12 @@ class SlackApp:
         if button.kind is ButtonKind.DETAILS:
             message = await self.notifier.render(incident)
             await say(message.text, message.blocks)
+            return
+        if button.kind is ButtonKind.RAW:  # raw results: a thread reply everyone can read
+            details = render_details(incident)
+            if await self.notifier.reply_in_thread(incident.id, details.text, details.blocks):
+                return
+            await say(details.text, details.blocks)
             return
         what = describe(button)
         if incident.status is IncidentStatus.RESOLVED:

@@ -39,6 +39,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.notify.base import Event
+from bot.notify.slack.graphs import GraphPoster
 from bot.notify.slack.render import (
     DIGEST_SIZE,
     ButtonKind,
@@ -53,6 +54,7 @@ from bot.notify.slack.render import (
     render_storm_summary,
 )
 from bot.notify.slack.state import MemberRef, MessageRef, SlackState
+from bot.notify.slack.verification import show_verification
 from bot.store import Store
 from bot.store.lease import leased
 
@@ -79,6 +81,7 @@ class SlackConfig:
     post_interval: float = 1.0  # chat.postMessage per channel, at most one per this many seconds
     retry_seconds: float = 10.0  # how long one call is retried before the error is raised
     ttl: float = 30 * 86400  # how long message refs and button refs are kept
+    runbook_base_url: str = ""  # the runbooks document; its section anchors are linked
 
     def channel_for(self, incident: Incident) -> str:
         if incident.rule and incident.rule in self.by_rule:
@@ -135,6 +138,9 @@ class SlackNotifier:
         self.state = SlackState(store, config.ttl)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.graphs: GraphPoster | None = (
+            None  # set when graphs are on (bot/notify/slack/graphs.py)
+        )
         # told the Web API method of each call that failed after its retries (metrics)
         self.on_failure: Callable[[str], None] = lambda method: None
 
@@ -144,6 +150,8 @@ class SlackNotifier:
             self._task = asyncio.create_task(self._flush_loop())
 
     async def aclose(self) -> None:
+        if self.graphs is not None:
+            await self.graphs.aclose()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -157,6 +165,8 @@ class SlackNotifier:
             await self._update(ref, incident, event)
             if event is not Event.RESOLVED:
                 await self._post_activity(channel, ref, incident)
+                await show_verification(self, incident)
+                self._graph(incident)
             return
         member = await self.state.member_of(incident.id)
         if member is not None:
@@ -177,12 +187,31 @@ class SlackNotifier:
             return
         ref = await self._post_once(channel, incident, event)
         await self._post_activity(channel, ref, incident)
+        self._graph(incident)
+
+    def _graph(self, incident: Incident) -> None:
+        """The graph that is due goes to the thread in the background, after the message."""
+        if self.graphs is not None:
+            self.graphs.schedule(incident)
 
     async def render(self, incident: Incident, event: Event | None = None) -> Message:
         """The incident's message with live button references (also for ephemeral views)."""
         lc = lifecycle(incident, event)
         refs = await self.state.button_refs(incident.id, button_specs(incident, lc))
-        return render_incident(incident, lc, refs)
+        return render_incident(incident, lc, refs, runbook_base=self.config.runbook_base_url)
+
+    # thread replies other modules post (details, graphs, verification progress) ----------
+    async def reply_in_thread(
+        self, incident_id: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> MessageRef | None:
+        """A reply in the incident's thread; None when it has no message of its own."""
+        ref = await self.state.message(incident_id)
+        if ref is None:
+            return None
+        return await self._post(ref.channel, ref.channel, text, blocks, ref.thread)
+
+    async def edit_reply(self, reply: MessageRef, message: Message) -> None:
+        await self._update_raw(reply.channel, reply.ts, message)
 
     async def message_link(self, incident_id: str) -> str | None:
         ref = await self.state.message(incident_id)

@@ -23,7 +23,7 @@ from bot.alerts.pipeline import Pipeline, PipelineConfig
 from bot.alerts.rulebook import Rulebook
 from bot.alerts.worker import Worker
 from bot.config import Settings
-from bot.logs import get_logger, register_secret
+from bot.logs import get_logger, register_secret, register_url_credentials
 from bot.metrics import Metrics
 from bot.models import Notifier
 from bot.notify import ConsoleNotifier, FanOut
@@ -60,6 +60,17 @@ class Service:
             settings.admin_token,
         ):
             register_secret(secret.get_secret_value() if secret else None)
+        for url in (
+            settings.prometheus_url,
+            settings.process_api_url,
+            settings.alertmanager_url,
+            settings.slack_api_url,
+            *(
+                secret.get_secret_value() if secret else None
+                for secret in (settings.redis_url, settings.target_redis_url, settings.postgres_dsn)
+            ),
+        ):
+            register_url_credentials(url)
         s = self.settings = settings
         self.metrics = Metrics()
         self.metrics.known_actions([entry.name for entry in actions])

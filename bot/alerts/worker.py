@@ -15,9 +15,10 @@ import random
 from pydantic import ValidationError
 
 from bot.alerts.pipeline import Outcome, Pipeline
+from bot.alerts.poison import alert_ref, dead_letter_alert, describe, unprocessable
 from bot.logs import get_logger
 from bot.metrics import Metrics
-from bot.models import WebhookMessage
+from bot.models import Alert, WebhookMessage
 from bot.store import QueueEntry, Store, StoreUnavailable, keys
 
 log = get_logger("worker")
@@ -61,41 +62,57 @@ class Worker:
             log.error("unreadable queue entry dead-lettered", entry=entry.id, error=str(exc)[:300])
             await self.store.dead_letter(entry, f"unreadable: {exc.errors()[0]['msg']}")
             return True
+        last_try = False
         if entry.deliveries > self.max_deliveries:
             # Deliveries that found the incident locked (by a sibling, or by a dead
             # replica until its lease ran out) were waits, not failures.
             waits = int(await self.store.get_value(_busy_key(entry)) or 0)
             failures = entry.deliveries - 1 - waits
-            if failures >= self.max_deliveries:
-                log.error(
-                    "queue entry failed too often; dead-lettered",
-                    entry=entry.id,
-                    deliveries=entry.deliveries,
-                    waits=waits,
-                )
-                await self.store.dead_letter(entry, f"failed {failures} times")
-                self.metrics.dead_letters.inc()
-                return True
+            last_try = failures >= self.max_deliveries
         done = True
         failed = False
+        poison: list[tuple[Alert, str]] = []
         for alert in message.alerts:
+            reason = unprocessable(alert)
+            if reason is not None:
+                poison.append((alert, reason))
+                continue
             try:
                 outcome = await self.pipeline.handle(alert, message.external_url)
             except Exception as exc:
                 stage = "store" if isinstance(exc, StoreUnavailable) else "pipeline"
                 self.metrics.worker_errors.labels(stage).inc()
+                if last_try and stage == "pipeline":
+                    # it failed on every delivery: isolate it, not its neighbours
+                    poison.append((alert, f"failed {self.max_deliveries} times: {describe(exc)}"))
+                    log.exception("alert failed on every delivery", **alert_ref(alert))
+                    continue
                 log.exception(
                     "alert processing failed; entry will be retried",
                     entry=entry.id,
-                    incident=alert.incident_id,
-                    fingerprint=alert.fingerprint,
+                    **alert_ref(alert),
                 )
                 done = False
                 failed = True
                 continue
             if outcome is Outcome.BUSY:
                 done = False
+        if last_try and not done:
+            # the good alerts were processed on earlier deliveries; what is left is
+            # a store that stays down or a lock never freed: keep the whole entry
+            log.error(
+                "queue entry failed too often; dead-lettered",
+                entry=entry.id,
+                deliveries=entry.deliveries,
+            )
+            await self.store.dead_letter(entry, f"failed {self.max_deliveries} times")
+            self.metrics.dead_letters.inc()
+            return True
         if done:
+            # dead_letter acks the entry too: only once every other alert is done
+            for alert, reason in poison:
+                await dead_letter_alert(self.store, entry, message, alert, reason)
+                self.metrics.dead_letters.inc()
             await self.store.ack(entry)
             self.processed += 1
         elif not failed:
@@ -128,6 +145,17 @@ class Worker:
             task.cancel()
         await asyncio.gather(*self._busy, return_exceptions=True)
 
+    async def _process_guarded(self, entry: QueueEntry) -> None:
+        """One entry's failure stays that entry's: the rest of the batch goes on.
+        The entry stays pending and comes back after ``claim_idle``."""
+        try:
+            await self.process(entry)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.metrics.worker_errors.labels("entry").inc()
+            log.exception("queue entry failed; it stays pending", entry=entry.id)
+
     async def run(self, stop: asyncio.Event, reclaim_every: float | None = None) -> None:
         """Consume until ``stop``; with ``reclaim_every`` this worker also takes
         over entries left pending by dead or stuck consumers."""
@@ -141,9 +169,9 @@ class Worker:
                         log.info(
                             "reclaimed pending entry", entry=entry.id, deliveries=entry.deliveries
                         )
-                        await self.process(entry)
+                        await self._process_guarded(entry)
                 for entry in await self.store.dequeue(self.consumer, 10, 1000):
-                    await self.process(entry)
+                    await self._process_guarded(entry)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -274,7 +274,9 @@ async def test_entry_that_failed_mid_processing_is_reclaimed_and_processed_once(
     a = alert(fingerprint="fp-crash")
     inc = incident_id(a)
     notifier = FailsFirst()
-    async with BotHarness(notifier=notifier, redis_url=redis_url, claim_idle_seconds=0.5) as bot:
+    # claim_idle well above one diagnosis (~0.7 s with every probe failing), so the
+    # entry is still pending when the failure is observed
+    async with BotHarness(notifier=notifier, redis_url=redis_url, claim_idle_seconds=3) as bot:
         assert (await bot.post(notification(a))).status_code == 200
         await wait_for(lambda: notifier.calls >= 1)
 

@@ -47,7 +47,7 @@ async def classify_within(
             rule=rule.name,
             scenario=UNCLASSIFIED,
             summary=f"rule evaluation exceeded {budget:g} s; no scenario was chosen",
-            findings=findings,
+            findings=dict(findings),  # its own dict: the late thread still reads the original
             notes=[
                 f"rule evaluation (conditions and templates) exceeded its budget of "
                 f"{budget:g} s (HONUA_BOT_RULE_EVAL_BUDGET_SECONDS): simplify the rule's "

@@ -109,7 +109,10 @@ class Service:
             authorizers["slack"] = self.slack.action_authorizer
 
         config = PipelineConfig(
-            s.probe_timeout, s.incident_ttl_seconds, s.open_incident_ttl_seconds
+            s.probe_timeout,
+            s.incident_ttl_seconds,
+            s.open_incident_ttl_seconds,
+            rule_eval_budget=s.rule_eval_budget_seconds,
         )
         book = IncidentBook(
             self.store,

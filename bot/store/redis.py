@@ -7,7 +7,10 @@ import asyncio
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 
 from bot.logs import get_logger
@@ -157,6 +160,18 @@ class RedisStore:
             "socket_timeout": 5,
             "socket_connect_timeout": 2,
             "health_check_interval": 10,
+            # A pooled connection the server closed (Redis restarted, an idle
+            # timeout, a failover) fails its next command with "Connection closed
+            # by server" even though Redis answers: redo the command once on a
+            # fresh connection (commands, pipelines and scripts alike) instead of
+            # reporting the store unavailable. ``from_url`` builds its own pool
+            # and so gets none of redis-py's default retries: without this one
+            # stale connection per worker put the whole store back in degraded
+            # mode after every recovery. Timeouts are not retried (a hung Redis
+            # would cost twice socket_timeout per call), a refused reconnect
+            # fails at once.
+            "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            "retry_on_error": [RedisConnectionError],
         }
         # redis+sentinel://: the master is looked up through the Sentinels and
         # followed across failovers (see bot/store/sentinel.py)

@@ -214,3 +214,33 @@ async def test_full_memory_queue_answers_503_and_loses_nothing_it_accepted() -> 
         assert {e for e, _ in gate.events} == {Event.DIAGNOSED}
         listed = (await bot.http.get("/incidents", params={"limit": 100})).json()
         assert {i["id"] for i in listed} == set(ids)
+
+
+async def test_connections_pooled_before_a_redis_restart_are_redone_not_reported_down(
+    private_redis: RedisServer,
+) -> None:
+    """Connections pooled before Redis restarted are closed by the server: their
+    next command (plain, pipelined or a script) is redone once on a fresh
+    connection instead of raising StoreUnavailable, which would put the whole
+    store back in degraded mode right after it recovered."""
+    from bot.store.redis import RedisStore
+
+    store = RedisStore(private_redis.url)
+    try:
+        await store.start()
+
+        async def busy() -> None:  # several connections in the pool at once
+            await store.set_value("k", "v")
+            await store.get_value("k")
+
+        await asyncio.gather(*(busy() for _ in range(6)))
+        assert await store.acquire("lock", "me", 5)
+        restart(private_redis)
+        await asyncio.gather(*(store.set_value(f"k{i}", "v") for i in range(6)))
+        assert await store.get_value("k0") == "v"
+        assert await store.acquire("lock", "me", 5)  # Lua script
+        await store.start()  # xgroup_create on the empty Redis
+        await store.enqueue(b"payload")  # the batcher's script
+        assert await store.queue_depth() == 1
+    finally:
+        await store.close()

@@ -182,7 +182,10 @@ class Incident(BaseModel):
     generator_url: str = ""
     external_url: str = ""
     rule: str | None = None
-    severity: str = ""
+    severity: str = ""  # the highest of its variants' (see ``variants``)
+    # every variant of the alert that joined it (same labels but severity): its alert
+    # key (fingerprint|startsAt) → still firing; empty while only the first one fired
+    variants: dict[str, bool] = Field(default_factory=dict)
     diagnosis: Diagnosis | None = None
     # ordered, each at most once (see :meth:`reached` / :meth:`mark`)
     notified: list[Milestone] = Field(default_factory=list)

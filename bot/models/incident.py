@@ -221,5 +221,13 @@ class Incident(BaseModel):
             self.notified.append(milestone)
 
     @property
+    def shared_labels(self) -> dict[str, str]:
+        """The labels every alert of this incident has: without ``severity`` once a
+        variant joined, so a silence built from them covers warning and critical."""
+        if not self.variants:
+            return dict(self.labels)
+        return {k: v for k, v in self.labels.items() if k != "severity"}
+
+    @property
     def log_context(self) -> dict[str, str]:
         return {"incident": self.id, "fingerprint": self.fingerprint, "rule": self.rule or ""}

@@ -6,6 +6,7 @@ variant. Alertmanager gives the variants different fingerprints and startsAt."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ import redis.asyncio as aioredis
 from bot.models import Incident, IncidentStatus
 from bot.models.alertmanager import Alert
 from bot.notify import Event
+from bot.remediation.requests import Actor
 from bot.store.redis import GROUP, PREFIX, STREAM
 from tests.helpers import BotHarness, alert, notification, wait_for
 
@@ -117,3 +119,35 @@ async def test_next_episode_after_resolution_and_other_labels_are_incidents_of_t
         await send(bot, r, other)
         assert len(await incidents(r)) == 3
         assert {i.severity for i in await incidents(r)} == {"warning", "critical"}
+
+
+SILENCE_RULE = """
+name: variants-test
+runbook: "Runbook 1: High Process Failure Rate Investigation"
+severity: P2
+match:
+  alertname: HighProcessFailureRate
+probes: {}
+diagnosis:
+  - scenario: failing
+    when: 'true'
+    summary: 'processes fail'
+    actions: [silence-1h]
+actions:
+  silence-1h:
+    alertmanager.silence: {duration: 1h}
+"""
+
+
+async def test_silence_of_a_merged_incident_covers_both_variants(
+    redis_url: str, r: aioredis.Redis, tmp_path: Path
+) -> None:
+    (tmp_path / "variants-test.yaml").write_text(SILENCE_RULE)
+    async with BotHarness(redis_url=redis_url, claim_idle_seconds=0.5, rules=tmp_path) as bot:
+        await send(bot, r, warning(), critical())
+        [incident] = await incidents(r)
+        decision = await bot.service.requests.request_action(
+            incident.id, "silence-1h", Actor("alice", source="cli"), dry_run=True
+        )
+        assert decision.ok and "severity=" not in decision.message, decision.message
+        assert 'alertname="HighProcessFailureRate"' in decision.message

@@ -37,7 +37,7 @@ def higher(a: str, b: str) -> str:
 
 class FindIncident:
     """The incident this alert belongs to (first stage, before the lease): its own,
-    or the open one a variant of it opened."""
+    or the open one a variant of it (another ``severity``) opened."""
 
     def __init__(self, book: IncidentBook) -> None:
         self.book = book
@@ -45,29 +45,38 @@ class FindIncident:
     async def exec(self, work: AlertWork) -> bool:
         alert, store = work.alert, self.book.store
         own, name = alert.incident_id, keys.incident_family(family(alert))
+        severity = alert.labels.get(IGNORED_LABEL, "")
         if alert.status == "resolved":
-            named = await store.get_value(name)
+            named, _ = _split(await store.get_value(name))
             if named and named != own:
                 incident = await store.get_incident(named)
                 if incident is not None and alert.incident_key in incident.variants:
                     work.incident_id = named
             return True
-        if await store.set_value(name, own, self.book.ttl.open, only_if_absent=True):
+        value = f"{own}|{severity}"
+        if await store.set_value(name, value, self.book.ttl.open, only_if_absent=True):
             return True
-        named = await store.get_value(name)
+        named, first_severity = _split(await store.get_value(name))
         if not named or named == own:
             return True
         incident = await store.get_incident(named)
-        # None: the other variant is being opened this very moment (one webhook, two workers)
-        if (
-            incident is None
-            or incident.status is IncidentStatus.OPEN
-            or alert.incident_key in incident.variants  # a late copy of a variant it had
-        ):
+        if incident is not None and incident.status is IncidentStatus.RESOLVED:
+            if alert.incident_key in incident.variants:  # a late copy of a variant it had
+                work.incident_id = named
+            else:  # that episode is over: this alert starts the family's next incident
+                await store.set_value(name, value, self.book.ttl.open)
+            return True
+        # open, or (None) being opened by the other variant this very moment (one
+        # webhook, two workers); the same severity is not a variant but another alert
+        if severity != first_severity:
             work.incident_id = named
-        else:  # that episode is over: this variant starts the family's next incident
-            await store.set_value(name, own, self.book.ttl.open)
         return True
+
+
+def _split(value: str | None) -> tuple[str, str]:
+    """``incident id|severity of the variant that opened it`` → both."""
+    named, _, severity = (value or "").partition("|")
+    return named, severity
 
 
 def _join(incident: Incident, alert: Alert) -> str:
@@ -125,6 +134,7 @@ class ResolveVariant:
                 log.info("variant resolved, incident stays open", severity=severity)
                 return False
         name = keys.incident_family(family(alert))
-        if await store.get_value(name) == work.incident_id:
-            await store.set_value(name, work.incident_id, self.book.ttl.resolved)
+        value = await store.get_value(name)
+        if _split(value)[0] == work.incident_id and value is not None:
+            await store.set_value(name, value, self.book.ttl.resolved)
         return True

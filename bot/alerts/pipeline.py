@@ -105,7 +105,7 @@ class Pipeline:
             FindIncident(book),  # its own, or the open one of its warning/critical variant
             Lease(book),
             OpenIncident(book, rules),
-            JoinVariant(book, notifier),
+            JoinVariant(book, notifier, actions, adapters),
             self.diagnose,  # match → probes → classify
             NotifyDiagnosed(book, notifier),
             StartAuto(book, lambda: self.on_diagnosed),

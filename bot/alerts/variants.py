@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import hashlib
 
+from bot.adapters import Adapters
 from bot.alerts.incidents import IncidentBook
-from bot.alerts.stages import AlertWork
+from bot.alerts.preview import preview_actions
+from bot.alerts.stages import PREVIEW_TIMEOUT, AlertWork
 from bot.logs import get_logger
 from bot.models import Activity, Alert, Event, Incident, IncidentStatus, Notifier
+from bot.registry import Registry
 from bot.store import keys
 
 log = get_logger("pipeline")
@@ -92,12 +95,17 @@ def _join(incident: Incident, alert: Alert) -> str:
 
 
 class JoinVariant:
-    """A variant firing into an open incident of its family: recorded, and the
-    incident's severity raised (said in the thread) when it is higher."""
+    """A variant firing into an open incident of its family: recorded, the
+    incident's severity raised (said in the thread) when it is higher, and what
+    the buttons would change planned again over the labels the variants share."""
 
-    def __init__(self, book: IncidentBook, notifier: Notifier) -> None:
+    def __init__(
+        self, book: IncidentBook, notifier: Notifier, actions: Registry, adapters: Adapters
+    ) -> None:
         self.book = book
         self.notifier = notifier
+        self.actions = actions
+        self.adapters = adapters
 
     async def exec(self, work: AlertWork) -> bool:
         incident, alert = work.incident, work.alert
@@ -108,6 +116,8 @@ class JoinVariant:
         log.info("variant joined the incident", severity=incident.severity)
         if text:
             incident.activity.append(Activity(text=text, actor="alertmanager"))
+        if incident.diagnosis is not None:  # e.g. a silence now leaves severity out
+            await preview_actions(incident, self.actions, self.adapters, PREVIEW_TIMEOUT)
         await self.book.save(incident)
         if text and incident.notified:  # once people have seen it
             await self.notifier.notify(incident, Event.UPDATED)

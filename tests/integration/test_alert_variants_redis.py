@@ -144,8 +144,12 @@ async def test_silence_of_a_merged_incident_covers_both_variants(
 ) -> None:
     (tmp_path / "variants-test.yaml").write_text(SILENCE_RULE)
     async with BotHarness(redis_url=redis_url, claim_idle_seconds=0.5, rules=tmp_path) as bot:
-        await send(bot, r, warning(), critical())
+        await send(bot, r, warning())  # diagnosed, its buttons planned for the warning alone
+        await send(bot, r, critical())
         [incident] = await incidents(r)
+        assert incident.diagnosis is not None
+        [button] = incident.diagnosis.actions  # what its confirm dialog says it changes
+        assert "severity=" not in button.change and "alertname=" in button.change, button.change
         decision = await bot.service.requests.request_action(
             incident.id, "silence-1h", Actor("alice", source="cli"), dry_run=True
         )

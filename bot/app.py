@@ -15,6 +15,7 @@ import os
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from bot.adapters import Adapters
 from bot.alerts.incidents import IncidentBook, IncidentDesk, IncidentTTL
@@ -22,11 +23,10 @@ from bot.alerts.pipeline import Pipeline, PipelineConfig
 from bot.alerts.rulebook import Rulebook
 from bot.alerts.worker import Worker
 from bot.config import Settings
-from bot.logs import get_logger, register_secret
+from bot.logs import get_logger, register_secret, register_url_credentials
 from bot.metrics import Metrics
 from bot.models import Notifier
 from bot.notify import ConsoleNotifier, FanOut
-from bot.notify.slack import SlackApp, SlackIntegration
 from bot.registry import actions, probes
 from bot.remediation import handoff
 from bot.remediation.config import runner_config
@@ -34,6 +34,9 @@ from bot.remediation.engine import ActionEngine
 from bot.remediation.incident_requests import EngineRequests
 from bot.remediation.stages import ActionAuthorizer
 from bot.store import ResilientStore, Store, build_store
+
+if TYPE_CHECKING:  # slack_bolt/slack_sdk are imported only when Slack is configured
+    from bot.notify.slack import SlackApp, SlackIntegration
 
 log = get_logger("service")
 
@@ -57,6 +60,17 @@ class Service:
             settings.admin_token,
         ):
             register_secret(secret.get_secret_value() if secret else None)
+        for url in (
+            settings.prometheus_url,
+            settings.process_api_url,
+            settings.alertmanager_url,
+            settings.slack_api_url,
+            *(
+                secret.get_secret_value() if secret else None
+                for secret in (settings.redis_url, settings.target_redis_url, settings.postgres_dsn)
+            ),
+        ):
+            register_url_credentials(url)
         s = self.settings = settings
         self.metrics = Metrics()
         self.metrics.known_actions([entry.name for entry in actions])
@@ -70,13 +84,13 @@ class Service:
         # notifiers: Slack when a bot token is set, beside the console (or given) one
         base: Notifier = notifier or (ConsoleNotifier() if s.console_notifier else FanOut([]))
         errors = self.metrics.slack_errors
-        self.slack = (
-            SlackIntegration(
+        self.slack: SlackIntegration | None = None
+        if s.slack_bot_token:
+            from bot.notify.slack import SlackIntegration
+
+            self.slack = SlackIntegration(
                 s, self.store, self.rulebook, on_failure=lambda m: errors.labels(m).inc()
             )
-            if s.slack_bot_token
-            else None
-        )
         self.notifier: Notifier = (
             FanOut([base, self.slack.notifier]) if self.slack is not None else base
         )
@@ -231,6 +245,8 @@ class Service:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        for worker in self.workers:  # busy entries waiting for a retry stay pending
+            await worker.aclose()
         if before_close is not None:
             await before_close()
         await self.engine.aclose()

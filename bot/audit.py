@@ -27,6 +27,7 @@ class AuditEntry(BaseModel):
     action: str = ""
     type: str = ""
     actor: str = ""
+    auth: str = ""  # how the actor was authenticated (bot.remediation.approvers)
     run: str = ""  # one id per execution: started ↔ its outcome
     gate: str = ""
     message: str = ""
@@ -60,6 +61,7 @@ class AuditEntry(BaseModel):
         parts = [self.at.strftime("%Y-%m-%d %H:%M:%S"), self.event, self.action or "-"]
         parts.append(f"incident={self.incident}" if self.incident else "")
         parts.append(f"by={self.actor}" if self.actor else "")
+        parts.append(f"auth={self.auth}" if self.auth else "")
         parts.append(f"gate={self.gate}" if self.gate else "")
         parts.append(f"scenario={self.scenario}" if self.scenario else "")
         parts.append(f"target={self.target}" if self.target else "")
@@ -87,7 +89,8 @@ class AuditLog:
         self, since: str | float = "24h", incident: str = "", limit: int = 10_000
     ) -> list[AuditEntry]:
         seconds = parse_duration(since) if isinstance(since, str) else float(since)
-        since_ms = int((time.time() - seconds) * 1000)
+        # further back than the epoch is "everything" (a negative stream id is an error)
+        since_ms = max(0, int((time.time() - seconds) * 1000))
         rows = await self.store.read_audit(since_ms, limit)
         entries = [AuditEntry.from_fields(i, f) for i, f in rows]
         return [e for e in entries if not incident or e.incident == incident]

@@ -59,6 +59,15 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     webhook_token: SecretStr | None = None
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # a request body not received within this many seconds is refused (408): a
+    # slow or stuck client (or a body the decompressor never finishes) frees its
+    # handler instead of holding it for ever
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # an idle keep-alive connection is closed after this many seconds
+    keepalive_timeout_seconds: float = Field(default=15.0, gt=0)
+    # connections served at once; more get a 503 and are closed (keep it below
+    # the process's file-descriptor limit, ulimit -n)
+    max_connections: int = Field(default=900, ge=1)
     memory_queue_size: int = Field(default=10_000, ge=1)
     workers: int = Field(default=4, ge=1, le=256)
     probe_timeout: float = Field(default=5.0, gt=0)

@@ -139,5 +139,8 @@ class EngineKit:
         assert found is not None
         return found
 
-    async def act(self, incident_id: str, action: str, who: str = "alice", **kw: Any) -> Any:
-        return await self.requests.request_action(incident_id, action, Actor(id=who), **kw)
+    async def act(
+        self, incident_id: str, action: str, who: str = "alice", source: str = "cli", **kw: Any
+    ) -> Any:
+        actor = Actor(id=who, source=source)
+        return await self.requests.request_action(incident_id, action, actor, **kw)

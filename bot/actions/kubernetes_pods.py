@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kubernetes_asyncio.client import V1DeleteOptions, V1Preconditions
 from pydantic import Field
 
 from bot.actions import kube_common as kc
@@ -120,6 +119,8 @@ class DeletePod(Action[DeletePodParams]):
             raise Refused(
                 "conflict", f"pod {ns}/{name} was already replaced since the preview; re-run"
             )
+        from kubernetes_asyncio.client import V1DeleteOptions, V1Preconditions
+
         await kc.call(
             ctx,
             core.delete_namespaced_pod(

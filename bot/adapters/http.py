@@ -16,7 +16,8 @@ class JsonHttpClient:
     def __init__(self, base_url: str, timeout: float, name: str) -> None:
         self.name = name
         self.base_url = base_url.rstrip("/")
-        self._where = urlsplit(self.base_url).netloc or self.base_url
+        # shown in every error: host and port only, never the URL's user:password
+        self._where = url_where(self.base_url).rstrip("/") or "(no host)"
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             timeout=timeout,

@@ -10,14 +10,15 @@ import asyncio
 import json
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import aiohttp
-from kubernetes_asyncio import client, config
-from kubernetes_asyncio.config import ConfigException
 
 from bot.adapters.errors import AdapterError, NotConfigured
+
+if TYPE_CHECKING:  # kubernetes_asyncio (~65 MB) is imported on first use, not at start
+    from kubernetes_asyncio import client
 
 DEFAULT_NAMESPACE = "honua-process-framework"
 FIELD_MANAGER = "honua-bot"  # how the bot's writes show in metadata.managedFields
@@ -51,6 +52,9 @@ class KubernetesClient:
         return self._api
 
     async def _connect(self) -> client.ApiClient:
+        from kubernetes_asyncio import client, config
+        from kubernetes_asyncio.config import ConfigException
+
         cfg = client.Configuration()
         if self.host:
             cfg.host = self.host
@@ -71,13 +75,19 @@ class KubernetesClient:
         return client.ApiClient(cfg)
 
     async def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(await self.api())
+        from kubernetes_asyncio.client import CoreV1Api
+
+        return CoreV1Api(await self.api())
 
     async def apps(self) -> client.AppsV1Api:
-        return client.AppsV1Api(await self.api())
+        from kubernetes_asyncio.client import AppsV1Api
+
+        return AppsV1Api(await self.api())
 
     async def storage(self) -> client.StorageV1Api:
-        return client.StorageV1Api(await self.api())
+        from kubernetes_asyncio.client import StorageV1Api
+
+        return StorageV1Api(await self.api())
 
     async def call(
         self, request: Awaitable[Any], what: str, namespace: str, verb: str = "get"

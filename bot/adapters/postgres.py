@@ -16,12 +16,13 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import asyncpg
-
 from bot.adapters.errors import AdapterError, _caused_by
+
+if TYPE_CHECKING:  # asyncpg is imported when PostgreSQL is configured and first used
+    import asyncpg
 
 _HEALTH = """
 SELECT current_setting('server_version') AS version,
@@ -195,6 +196,8 @@ class PostgresClient:
         self._lock = asyncio.Lock()
 
     async def _get_pool(self) -> asyncpg.Pool:
+        import asyncpg
+
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
@@ -233,6 +236,8 @@ class PostgresClient:
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
+        import asyncpg
+
         try:
             yield
         except AdapterError:

@@ -15,6 +15,7 @@ from bot.registry import Registry
 from bot.rules import RuleLoadError, RuleSet, load_rules
 
 log = get_logger("rules")
+LOAD_BUDGET = 10.0  # seconds a reload may take before it is rejected
 
 
 class Rulebook:
@@ -28,6 +29,7 @@ class Rulebook:
         self.current = RuleSet()
         self.loaded = False
         self.last_error: list[str] | None = None
+        self._lock = asyncio.Lock()  # one load at a time (the watcher and SIGHUP)
 
     def __call__(self) -> RuleSet:
         return self.current
@@ -36,16 +38,46 @@ class Rulebook:
         try:
             rules = load_rules(self.path, self.probes, self.actions)
         except RuleLoadError as exc:
-            self.last_error = exc.errors
-            if self.metrics:
-                self.metrics.rules_reload_errors.inc()
-                self.metrics.rules_reload_failing.set(1)
-            log.error(
-                "rules rejected; keeping the last good rules" if self.loaded else "rules rejected",
-                path=str(self.path),
-                errors=exc.errors,
-            )
-            return False
+            return self._rejected(exc.errors)
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+            raise
+        except BaseException as exc:  # a library's panic, a bug: the watcher must live on
+            return self._rejected([f"{self.path}: loading failed: {type(exc).__name__}: {exc}"])
+        return self._apply(rules)
+
+    async def reload_async(self, budget: float = LOAD_BUDGET) -> bool:
+        """Load off the event loop, within ``budget`` seconds (``/healthz`` and
+        the workers keep running meanwhile). Past the budget the result is
+        ignored: the load thread cannot be stopped, but nothing waits for it."""
+        async with self._lock:
+            try:
+                rules = await asyncio.wait_for(
+                    asyncio.to_thread(load_rules, self.path, self.probes, self.actions), budget
+                )
+            except RuleLoadError as exc:
+                return self._rejected(exc.errors)
+            except TimeoutError:
+                return self._rejected([f"{self.path}: loading took more than {budget:g} s"])
+            except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+                raise
+            except BaseException as exc:
+                msg = f"{self.path}: loading failed: {type(exc).__name__}: {exc}"
+                return self._rejected([msg])
+            return self._apply(rules)
+
+    def _rejected(self, errors: list[str]) -> bool:
+        self.last_error = errors
+        if self.metrics:
+            self.metrics.rules_reload_errors.inc()
+            self.metrics.rules_reload_failing.set(1)
+        log.error(
+            "rules rejected; keeping the last good rules" if self.loaded else "rules rejected",
+            path=str(self.path),
+            errors=errors[:20],
+        )
+        return False
+
+    def _apply(self, rules: RuleSet) -> bool:
         self.current, self.loaded, self.last_error = rules, True, None
         if self.metrics:
             self.metrics.rules_loaded.set(len(rules.rules))
@@ -59,4 +91,4 @@ class Rulebook:
 
         target = self.path if self.path.is_dir() else self.path.parent
         async for _ in awatch(target, stop_event=stop, debounce=300, recursive=False):
-            self.reload()
+            await self.reload_async()

@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 SettingsLoader = Callable[[argparse.Namespace], Settings]
 NO_SHARED_STORE = (
-    "note: HONUA_BOT_REDIS_URL is not set, so this command sees only its own empty "
-    "memory store, not a running bot's"
+    "error: HONUA_BOT_REDIS_URL is not set: this command would see only its own empty "
+    "memory store, not the running bot's; nothing was done"
 )
+STORE_EXIT = 3  # the bot's store is not there: nothing was done (or it may not have stuck)
 
 
 async def _with_service(settings: Settings, work: Callable[[Service], Awaitable[int]]) -> int:
@@ -34,16 +35,38 @@ async def _with_service(settings: Settings, work: Callable[[Service], Awaitable[
         return 2
     await service.store.start()
     try:
-        return await work(service)
+        problem = await _store_problem(service)
+        if problem:
+            print(f"error: {problem}; nothing was done", file=sys.stderr)
+            return STORE_EXIT
+        code = await work(service)
+        problem = await _store_problem(service)
+        if problem:  # lost while working: what was written may be in memory only
+            print(f"error: {problem}; the change may not have been saved", file=sys.stderr)
+            return STORE_EXIT
+        return code
     finally:
         await service.engine.aclose()
         await service.adapters.aclose()
         await service.store.close()
 
 
-def _warn_store(settings: Settings) -> None:
+async def _store_problem(service: Service) -> str | None:
+    """Why the bot's shared store cannot be used, naming the setting to fix."""
+    from bot.logs import mask_text
+
+    try:
+        await service.store.ping()
+    except Exception as exc:
+        return mask_text(f"the bot store at HONUA_BOT_REDIS_URL is not reachable ({exc})")
+    return None
+
+
+def _require_store(settings: Settings) -> bool:
     if settings.redis_url is None:
         print(NO_SHARED_STORE, file=sys.stderr)
+        return False
+    return True
 
 
 # act -------------------------------------------------------------------------------
@@ -51,7 +74,8 @@ def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
     from bot.remediation.requests import Actor, Verdict
 
     settings = load(args)
-    _warn_store(settings)
+    if not _require_store(settings):
+        return STORE_EXIT
     actor = Actor(id=args.as_user or getpass.getuser(), source="cli")
 
     async def work(service: Service) -> int:
@@ -89,7 +113,8 @@ def cmd_act(args: argparse.Namespace, load: SettingsLoader) -> int:
 # audit -----------------------------------------------------------------------------
 def cmd_audit(args: argparse.Namespace, load: SettingsLoader) -> int:
     settings = load(args)
-    _warn_store(settings)
+    if not _require_store(settings):
+        return STORE_EXIT
 
     async def work(service: Service) -> int:
         if args.mitigations:
@@ -129,7 +154,8 @@ async def _mitigations(service: Service, as_json: bool) -> int:
 # pause / resume --------------------------------------------------------------------
 def cmd_pause(args: argparse.Namespace, load: SettingsLoader) -> int:
     settings = load(args)
-    _warn_store(settings)
+    if not _require_store(settings):
+        return STORE_EXIT
     who = f"cli:{args.as_user or getpass.getuser()}"
 
     async def work(service: Service) -> int:
@@ -150,7 +176,8 @@ def cmd_emergency(args: argparse.Namespace, load: SettingsLoader) -> int:
     from bot.alerts.intake import IntakeError
 
     settings = load(args)
-    _warn_store(settings)
+    if not _require_store(settings):
+        return STORE_EXIT
     who = f"cli:{args.as_user or getpass.getuser()}"
 
     async def work(service: Service) -> int:

@@ -10,9 +10,27 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 AlertStatus = Literal["firing", "resolved"]
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive time is taken as UTC.
+
+    An instant outside what Python can hold in UTC (``0001-01-01T00:00:00+14:00``
+    is in year 0) is clamped to the first or last representable instant rather
+    than rejected: rejecting the field would make Alertmanager retry the whole
+    notification, with the good alerts in it, for ever.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return EARLIEST if value.year == 1 else LATEST
 
 
 class Alert(BaseModel):
@@ -25,6 +43,11 @@ class Alert(BaseModel):
     ends_at: datetime | None = Field(default=None, alias="endsAt")
     generator_url: str = Field(default="", alias="generatorURL")
     fingerprint: str = ""
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else to_utc(value)
 
     @model_validator(mode="after")
     def _fill_fingerprint(self) -> Alert:
@@ -43,12 +66,7 @@ class Alert(BaseModel):
     def incident_key(self) -> str:
         """Identity of the incident this alert belongs to: one firing episode."""
         # normalised to UTC so one instant written with two offsets is one incident
-        starts = (
-            self.starts_at.astimezone(UTC)
-            if self.starts_at.tzinfo
-            else self.starts_at.replace(tzinfo=UTC)
-        )
-        return f"{self.fingerprint}|{starts.isoformat()}"
+        return f"{self.fingerprint}|{to_utc(self.starts_at).isoformat()}"
 
     @property
     def incident_id(self) -> str:

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
+from bot.logs import redact
 from bot.models.alertmanager import Alert
 
 # NotConfigured's wording (bot/adapters/errors.py): "<target> is not configured (set <SETTING>)"
@@ -35,6 +36,12 @@ class Finding(BaseModel):
     configured: bool = True  # False: the target is not set up here, so silence is not evidence
     duration_ms: float = 0.0
     truncated: bool = False  # data trimmed to the stored bound (bot/engine/evidence.py)
+
+    @field_validator("error")
+    @classmethod
+    def _redact(cls, value: str | None) -> str | None:
+        # errors quote URLs (a target's, with its password) and reach every channel
+        return redact(value) if value else value
 
     def as_cel_value(self) -> dict[str, Any]:
         """The value a rule's CEL condition and templates see under the probe's name."""
@@ -137,6 +144,8 @@ class ActionRun(BaseModel):
     it. The remediation engine appends one when it starts and sets ``state`` when the
     verification has an outcome; the Slack message shows the last one."""
 
+    model_config = ConfigDict(validate_assignment=True)  # so ``detail`` is redacted when set
+
     action: str
     actor: str = ""  # "slack:U123", "cli:alice", "auto"
     # running → verifying → verified | failed; done: ran, nothing to verify against;
@@ -150,6 +159,11 @@ class ActionRun(BaseModel):
     progress: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+
+    @field_validator("detail")
+    @classmethod
+    def _redact(cls, value: str) -> str:
+        return redact(value) if value else value
 
 
 class Activity(BaseModel):

@@ -5,8 +5,9 @@ cut, so a hint such as the setting to set is always whole."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
@@ -49,7 +50,8 @@ def render_incident(incident: Incident, event: Event, compact: bool = False) -> 
     level = (d.priority if d else "") or incident.severity or "-"
     scenario = f" · {d.scenario}" if d else ""
     # a short title (rich cuts a long one); the rest wraps in the first line
-    title = f"[{level}] {incident.alertname}"
+    # a Text, not a str: a str title is rich markup ("[/]" in an alertname raised)
+    title = Text(f"[{level}] {incident.alertname}")
     parts: list[RenderableType] = [_wrap(f"{state}{scenario} · {incident.id}", "bold")]
     if compact:
         pass
@@ -98,6 +100,31 @@ class _Seen:
     progress: list[str] = field(default_factory=list)
 
 
+# C0 (but newline and tab), DEL and C1: an ESC in a label must not drive the terminal
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: str) -> str:
+    """``text`` with control characters shown as ``\\xNN`` instead of sent raw."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return safe(value)
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def scrubbed(incident: Incident) -> Incident:
+    """A copy of ``incident`` safe to print: labels, annotations, findings and
+    texts come from outside (an alert's labels, a pod's log line)."""
+    return Incident.model_validate(_scrub(incident.model_dump()))
+
+
 class ConsoleNotifier:
     def __init__(self, stream: IO[str] | None = None, width: int | None = None) -> None:
         self.console = Console(file=stream, width=width, soft_wrap=False)
@@ -106,6 +133,7 @@ class ConsoleNotifier:
     async def notify(self, incident: Incident, event: Event) -> None:
         if event is Event.DIAGNOSING:
             return  # the console is a log: it shows what the diagnosis found
+        incident = scrubbed(incident)
         seen = self._seen.setdefault(incident.id, _Seen())
         d = incident.diagnosis
         state = (

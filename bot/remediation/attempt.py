@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.audit import AuditEntry
+from bot.remediation.approvers import authenticated_by
 from bot.remediation.requests import Actor, Decision, Verdict, actor_ref
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ class Attempt:
             action=self.action.name,
             type=self.action.type,
             actor=self.who,
+            auth=authenticated_by(self.actor),
             channel=self.actor.channel,
         )
 

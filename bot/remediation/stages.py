@@ -19,6 +19,7 @@ from bot.adapters.errors import AdapterError
 from bot.durations import human_seconds
 from bot.models import Incident, IncidentStatus, ProposedAction
 from bot.registry import Registry
+from bot.remediation.approvers import approval_refusal
 from bot.remediation.attempt import Attempt, Halt, duplicate, refuse
 from bot.remediation.config import RunnerConfig, action_scope, render_action_params
 from bot.remediation.requests import Actor, Decision, Verdict
@@ -211,6 +212,8 @@ class Approvals:
             return None
         if self.store.degraded:
             return refuse("approvals", DEGRADED_APPROVALS)
+        if (why := approval_refusal(attempt.actor, attempt.action.name, needed)) is not None:
+            return refuse("approvals", why)
         incident, action, who = attempt.incident, attempt.action, attempt.who
         owner = f"{self.owner}/{uuid.uuid4().hex[:8]}"
         lock = keys.approvals_lock(incident.id, action.name)

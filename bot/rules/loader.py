@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from bot.registry import Registry
-from bot.rules import templates
+from bot.rules import budgets, templates
 from bot.rules.cel import Condition, ConditionError
 from bot.rules.durations import parse_duration
 from bot.rules.matchers import Matcher, MatcherError
@@ -296,22 +296,34 @@ def _rule_files(path: Path) -> list[Path]:
 
 
 def load_rules(path: Path, probes: Registry, actions: Registry) -> RuleSet:
-    """Load every rule under ``path``; raise RuleLoadError listing every problem."""
+    """Load every rule under ``path``; raise RuleLoadError listing every problem.
+
+    Never raises anything else: a file too large, too deep or whose aliases
+    expand past the node budget (an anchor bomb) is an error naming the file."""
     yaml = YAML(typ="safe", pure=True)
     errors: list[str] = []
     rules: list[Rule] = []
     files = _rule_files(path)
     for f in files:
         try:
-            data = yaml.load(f.read_text(encoding="utf-8"))
+            data = budgets.parse(yaml, f)
+        except budgets.TooBig as exc:
+            errors.append(f"{f}: rejected: {exc}")
+            continue
         except (YAMLError, OSError, UnicodeDecodeError) as exc:
             errors.append(f"{f}: cannot parse: {exc}")
+            continue
+        except RecursionError:
+            errors.append(f"{f}: rejected: nested too deeply to parse")
             continue
         docs = data if isinstance(data, list) else [data]
         for raw in docs:
             if raw is None:
                 continue
-            rule, errs = compile_rule(raw, str(f), probes, actions)
+            try:
+                rule, errs = compile_rule(raw, str(f), probes, actions)
+            except RecursionError:
+                rule, errs = None, [f"{f}: rejected: nested too deeply"]
             errors += errs
             if rule is None:
                 continue

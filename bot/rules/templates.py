@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from jinja2 import ChainableUndefined, TemplateError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from bot.durations import spoken
+
+MAX_OUTPUT = 20_000  # characters a rendered template may produce
 
 # ``{{ age | duration }}``: an age as people say it (``25 minutes``, ``3 days``)
 duration = spoken
@@ -25,8 +27,19 @@ def size(count: Any) -> str:
     return "?"  # unreachable
 
 
-_env = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
+def promql(value: Any) -> str:
+    """``{{ labels.job | promql }}``: a value safe inside a double-quoted PromQL
+    string (``"`` and ``\\`` escaped, newlines spelled), so a label value cannot
+    end the string and change the query."""
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+
+
+# Immutable: a template can read labels and findings, never change them (the
+# plain sandbox let ``{{ labels.pop('x') }}`` edit the alert for later steps).
+_env = ImmutableSandboxedEnvironment(undefined=ChainableUndefined, autoescape=False)
 _env.filters["duration"] = duration
+_env.filters["promql"] = promql
 _env.filters["size"] = size
 
 
@@ -48,11 +61,14 @@ def render(source: str, variables: dict[str, Any]) -> str:
     if "{{" not in source and "{%" not in source:
         return source
     try:
-        return _env.from_string(source).render(variables)
+        out = _env.from_string(source).render(variables)
     except TemplateError as exc:
         return f"{source} (template error: {exc})"
     except Exception as exc:  # e.g. `round` on a failed probe's value: never sink the caller
         return f"{source} (template error: {type(exc).__name__}: {exc})"
+    if len(out) > MAX_OUTPUT:
+        return out[:MAX_OUTPUT] + f"… (cut at {MAX_OUTPUT} characters)"
+    return out
 
 
 def render_params(value: Any, variables: dict[str, Any]) -> Any:

@@ -100,6 +100,33 @@ class MemoryStore:
     async def save_incident(self, incident: Incident, ttl_seconds: int) -> None:
         self._incidents[incident.id] = (incident.model_copy(deep=True), time.time() + ttl_seconds)
 
+    def pending_writes(
+        self,
+    ) -> tuple[
+        list[tuple[Incident, int]], list[tuple[str, str, float | None]], list[dict[str, str]]
+    ]:
+        """What was written here while Redis was away, for the flush on recovery:
+        (incident, seconds left), (key, value, seconds left or None), audit fields."""
+        now, mono = time.time(), time.monotonic()
+        incidents = [
+            (i.model_copy(deep=True), int(exp - now))
+            for i, exp in self._incidents.values()
+            if exp > now
+        ]
+        values = [
+            (k, v, None if exp is None else exp - mono)
+            for k, (v, exp) in self._values.items()
+            if exp is None or exp > mono
+        ]
+        return incidents, values, [dict(f) for _, f in self._audit]
+
+    def forget_flushed(self, incident_ids: list[str], keys: list[str], audit: int) -> None:
+        for incident_id in incident_ids:
+            self._incidents.pop(incident_id, None)
+        for key in keys:
+            self._values.pop(key, None)
+        del self._audit[:audit]
+
     def pop_incident(self, incident_id: str) -> None:
         self._incidents.pop(incident_id, None)
 

@@ -2,7 +2,8 @@
 
 Intake and processing never stop because the bot's own Redis is down: work
 queued in memory meanwhile is still drained by the workers after Redis returns,
-and incidents created in memory move to Redis the next time they are saved.
+and incidents, markers and audit entries written to memory meanwhile are copied
+to Redis as it comes back (:mod:`bot.store.flush`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 from bot.logs import get_logger
 from bot.models import Incident, IncidentStatus
 from bot.store.base import QueueEntry, StoreUnavailable
+from bot.store.flush import flush_memory
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 
@@ -65,6 +67,7 @@ class ResilientStore:
             try:
                 await self.primary.ping()
                 await self.primary.start()
+                await flush_memory(self.fallback, self.primary)
             except StoreUnavailable:
                 continue
             log.warning("store recovered: back on redis")

@@ -14,6 +14,7 @@ from bot.models import IncidentStatus
 from bot.web.admin import routes as admin_routes
 from bot.web.auth import Guard, bearer_middleware
 from bot.web.timeline import routes as timeline_routes
+from bot.web_errors import json_errors, read_body
 
 log = get_logger("web")
 SERVICE = web.AppKey("service", Service)
@@ -30,15 +31,8 @@ async def post_alerts(request: web.Request) -> web.Response:
     try:
         if service.stopping.is_set():
             raise IntakeError(503, "shutting_down", "shutting down; retry another replica")
-        limit = service.settings.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise IntakeError(
-                413, "too_large", f"body is {request.content_length} bytes; the limit is {limit}"
-            )
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge as exc:
-            raise IntakeError(413, "too_large", f"body exceeds the limit of {limit} bytes") from exc
+        settings = service.settings
+        body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         message, _ = await accept(body, service.store)
     except IntakeError as exc:
         metrics.rejected.labels(exc.reason).inc()
@@ -71,9 +65,11 @@ async def get_incidents(request: web.Request) -> web.Response:
     status_q = request.query.get("status")
     try:
         status = IncidentStatus(status_q) if status_q else None
-        limit = min(int(request.query.get("limit", "50")), 500)
+        limit = int(request.query.get("limit", "50"))
+        if not 1 <= limit <= 500:
+            raise ValueError(limit)
     except ValueError:
-        return _error(400, "status must be open or resolved; limit must be a number")
+        return _error(400, "status must be open or resolved; limit must be a number from 1 to 500")
     found = await service.store.list_incidents(status, limit)
     return web.json_response([i.model_dump(mode="json") for i in found])
 
@@ -147,7 +143,8 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
     ]
     app = web.Application(
         client_max_size=service.settings.max_body_bytes,
-        middlewares=[bearer_middleware(guards)],
+        # json_errors outermost: whatever fails below answers JSON with an error id
+        middlewares=[json_errors, bearer_middleware(guards)],
     )
     app[SERVICE] = service
     app.router.add_post("/alerts", post_alerts)

@@ -88,6 +88,7 @@ class Simulator:
         self.primary_provider = "openai"
         self.cancel_delay = 0.5  # seconds from Cancelling to Cancelled
         self.cancel_hangs = False  # graceful cancel never completes (force needed)
+        self.persisting: set[asyncio.Task[None]] = set()
         self.cancel_requests: list[tuple[str, bool]] = []  # (process id, force) as asked
         self.processes: dict[str, dict[str, Any]] = {}
         self.registry = CollectorRegistry()
@@ -172,7 +173,16 @@ class Simulator:
 
     def _touch(self, proc: dict[str, Any]) -> None:
         if self.redis is not None:
-            asyncio.get_running_loop().create_task(self.persist(proc))
+            # kept, and awaited at shutdown: a task dropped with the loop left its
+            # coroutine never awaited (a RuntimeWarning in the degraded-mode test)
+            task = asyncio.get_running_loop().create_task(self.persist(proc))
+            self.persisting.add(task)
+            task.add_done_callback(self.persisting.discard)
+
+    async def drain_persists(self) -> None:
+        for task in list(self.persisting):
+            task.cancel()
+        await asyncio.gather(*self.persisting, return_exceptions=True)
 
     def start_process(
         self, process_type: str | None = None, payload: Any = None, user: str = "alice@example.com"

@@ -201,6 +201,7 @@ def create_app(sim: Simulator, traffic: bool = True) -> web.Application:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await sim.drain_persists()
         if sim.redis is not None:
             await sim.redis.aclose()
 

@@ -4,8 +4,13 @@ Speaks the wire protocol the bot's ``slack_sdk`` client uses: ``POST
 /api/{method}`` with a form or JSON body and ``Authorization: Bearer``; answers
 ``{"ok": …}`` as Slack does (HTTP 200 with ``ok: false`` for API errors, 429
 with ``Retry-After`` when rate limited). Implements ``auth.test``,
-``chat.postMessage``, ``chat.update``, ``chat.postEphemeral``, ``users.info``,
-``usergroups.list`` and ``usergroups.users.list``, and records every call.
+``chat.postMessage`` (with message ``metadata``), ``chat.update``,
+``chat.postEphemeral``, ``conversations.list`` (the channels posted to by name),
+``conversations.history`` and ``conversations.replies``
+(newest first / parent first, ``oldest``/``latest``/``inclusive``, cursor paging,
+metadata only with ``include_all_metadata``, channel ids only as Slack
+requires), ``users.info``, ``usergroups.list`` and ``usergroups.users.list``,
+and records every call.
 
 - ``chat.postMessage`` is limited per channel like Slack's (about one message a
   second, small bursts tolerated): a token bucket of ``burst`` messages refilled
@@ -68,6 +73,23 @@ class Posted:
     blocks: list[dict[str, Any]]
     thread_ts: str = ""
     updates: int = 0
+    metadata: dict[str, Any] | None = None  # message metadata, as chat.postMessage took it
+
+    def as_history(self, with_metadata: bool) -> dict[str, Any]:
+        """The message as conversations.history / .replies return it."""
+        found: dict[str, Any] = {
+            "type": "message",
+            "user": BOT_USER,
+            "bot_id": "B0BOT",
+            "text": self.text,
+            "ts": self.ts,
+            "blocks": self.blocks,
+        }
+        if self.thread_ts:
+            found["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata:
+            found["metadata"] = self.metadata
+        return found
 
 
 @dataclass
@@ -144,6 +166,7 @@ class FakeSlack:
         self._fail: list[tuple[str | None, int, float | None]] = []
         self._buckets: dict[str, tuple[float, float]] = {}
         self._ts = itertools.count(1)
+        self.channel_names: dict[str, str] = {}  # id → name, for channels posted to by name
         self._file_ids = itertools.count(1)
         self.pending_files: dict[str, dict[str, Any]] = {}  # file id → {filename, length, data}
         self.uploads: list[Upload] = []
@@ -226,7 +249,7 @@ class FakeSlack:
             form = await request.post()
             for key, value in form.items():
                 args[key] = value if isinstance(value, str) else str(value)
-        for key in ("blocks", "attachments"):
+        for key in ("blocks", "attachments", "metadata"):
             if isinstance(args.get(key), str):
                 try:
                     args[key] = json.loads(args[key])
@@ -351,6 +374,8 @@ class FakeSlack:
         if not args.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
         cid = channel_id(str(args["channel"]))
+        if cid != args["channel"]:
+            self.channel_names[cid] = str(args["channel"]).lstrip("#")
         wait = self._take_token(cid)
         if wait > 0:
             self.rate_limited += 1
@@ -366,8 +391,20 @@ class FakeSlack:
         thread = str(args.get("thread_ts") or "")
         if thread and not any(m.ts == thread and m.channel == cid for m in self.messages):
             return {"ok": False, "error": "thread_not_found"}
+        metadata = args.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, dict)
+            and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict)
+        ):
+            return {"ok": False, "error": "invalid_metadata_format"}
         posted = Posted(
-            cid, self._next_ts(), str(args.get("text", "")), args.get("blocks") or [], thread
+            cid,
+            self._next_ts(),
+            str(args.get("text", "")),
+            args.get("blocks") or [],
+            thread,
+            metadata=metadata,
         )
         self.messages.append(posted)
         return {
@@ -446,6 +483,65 @@ class FakeSlack:
         found.blocks = args.get("blocks") or []
         found.updates += 1
         return {"ok": True, "channel": cid, "ts": found.ts, "text": found.text}
+
+    def _page(self, args: dict[str, Any], found: list[Posted]) -> dict[str, Any]:
+        """``oldest``/``latest`` (exclusive unless ``inclusive``), ``limit`` and ``cursor``."""
+        inclusive = str(args.get("inclusive", "")).lower() in ("1", "true")
+        oldest = float(args.get("oldest") or 0)
+        latest = float(args.get("latest") or 0) or math.inf
+
+        def within(m: Posted) -> bool:
+            ts = float(m.ts)
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        found = [m for m in found if within(m)]
+        start = int(args.get("cursor") or 0)
+        limit = min(int(args.get("limit") or 100), 999)
+        page = found[start : start + limit]
+        more = start + limit < len(found)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        return {
+            "ok": True,
+            "messages": [m.as_history(with_metadata) for m in page],
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        channels = [
+            {"id": cid, "name": name, "is_channel": True, "is_archived": False}
+            for cid, name in sorted(self.channel_names.items())
+        ]
+        start = int(args.get("cursor") or 0)
+        limit = int(args.get("limit") or 100)
+        more = start + limit < len(channels)
+        return {
+            "ok": True,
+            "channels": channels[start : start + limit],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages (thread replies are not in a channel's history), newest first."""
+        channel = str(args.get("channel", ""))
+        if not _ID.match(channel):  # Slack wants the id here, not #name
+            return {"ok": False, "error": "channel_not_found"}
+        found = [m for m in self.messages if m.channel == channel and not m.thread_ts]
+        return self._page(args, sorted(found, key=lambda m: float(m.ts), reverse=True))
+
+    def _m_conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent, then the replies oldest first."""
+        channel = str(args.get("channel", ""))
+        if not _ID.match(channel):
+            return {"ok": False, "error": "channel_not_found"}
+        ts = str(args.get("ts", ""))
+        parent = [m for m in self.messages if m.channel == channel and m.ts == ts]
+        if not parent:
+            return {"ok": False, "error": "thread_not_found"}
+        replies = [m for m in self.messages if m.channel == channel and m.thread_ts == ts]
+        return self._page(args, parent + sorted(replies, key=lambda m: float(m.ts)))
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         if not args.get("channel") or not args.get("user"):

@@ -455,14 +455,14 @@ def test_a_rules_upgrade_reaches_the_running_bot_without_a_restart(
     assert rulebook.reload()
     before = {r.name for r in rulebook().rules}
     reloads = 0
-    reload = rulebook.reload
+    reload = rulebook.reload_async  # what the watcher calls (off the event loop)
 
-    def counted() -> bool:
+    async def counted() -> bool:
         nonlocal reloads
         reloads += 1
-        return reload()
+        return await reload()
 
-    rulebook.reload = counted  # type: ignore[method-assign]
+    rulebook.reload_async = counted  # type: ignore[method-assign]
 
     async def scenario() -> set[str]:
         stop = asyncio.Event()

@@ -83,10 +83,14 @@ async def test_breaker_and_approvals_are_shared(tmp_path: Path, stores: list[Red
     broken = ProposedAction(name="broken", type="test.touch", params={"target": "e", "fail": True})
     auto = await c.engine.run(incident, broken, Actor(id="auto", source="auto"))
     assert auto.gate == "circuit_breaker"
-    assert (await a.act(incident.id, "guarded", who="alice")).verdict is Verdict.NEEDS_APPROVAL
-    assert (await b.act(incident.id, "guarded", who="alice")).verdict is Verdict.NEEDS_APPROVAL
-    assert (await c.act(incident.id, "guarded", who="bob")).verdict is Verdict.DONE
-    assert EFFECTS["b"] == ["cli:bob"]
+    assert (
+        await a.act(incident.id, "guarded", who="alice", source="slack")
+    ).verdict is Verdict.NEEDS_APPROVAL
+    assert (
+        await b.act(incident.id, "guarded", who="alice", source="slack")
+    ).verdict is Verdict.NEEDS_APPROVAL
+    assert (await c.act(incident.id, "guarded", who="bob", source="slack")).verdict is Verdict.DONE
+    assert EFFECTS["b"] == ["slack:bob"]
 
 
 async def test_pause_from_one_replica_stops_auto_mode_on_another(

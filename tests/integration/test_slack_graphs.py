@@ -26,6 +26,7 @@ from bot.notify.slack.graphs import GraphPoster
 from bot.notify.slack.notifier import SlackConfig, SlackNotifier
 from bot.store.memory import MemoryStore
 from tests.fakes.slack_api import FakeSlack
+from tests.helpers import wait_for
 
 PNG = b"\x89PNG\r\n\x1a\n"
 EXPR = (
@@ -78,6 +79,7 @@ async def world() -> AsyncIterator[tuple[FakeSlack, FakePrometheus, SlackNotifie
         client, store, notifier.state, PrometheusClient(prom.url), notifier.config.ttl
     )
     try:
+        await notifier.start()  # the outbox's senders
         yield fake, prom, notifier
     finally:
         prom.hang.set()
@@ -121,7 +123,7 @@ async def test_a_graph_goes_to_the_thread_once_after_the_message(
     incident = _incident()
     await notifier.notify(incident, Event.DIAGNOSED)
     assert notifier.graphs is not None
-    await notifier.graphs.wait()
+    await notifier.settled()
     [message] = fake.posts(top_level=True)
     [upload] = fake.uploads
     assert upload.data.startswith(PNG) and len(upload.data) > 5000
@@ -135,14 +137,14 @@ async def test_a_graph_goes_to_the_thread_once_after_the_message(
     assert prom.queries[0]["query"] == EXPR and prom.queries[0]["step"] == "30"
     # an update of the same diagnosed message posts no second graph
     await notifier.notify(incident, Event.DIAGNOSED)
-    await notifier.graphs.wait()
+    await notifier.settled()
     assert len(fake.uploads) == 1
     # after an action finished: a second graph, before/after around the action
     done = incident.model_copy(
         update={"runs": [ActionRun(action="halve-concurrency", actor="auto", state="verified")]}
     )
     await notifier.notify(done, Event.UPDATED)
-    await notifier.graphs.wait()
+    await notifier.settled()
     assert [u.filename for u in fake.uploads] == [
         "inc-graph01-diagnosed.png",
         "inc-graph01-after-0.png",
@@ -158,10 +160,11 @@ async def test_a_slow_prometheus_never_delays_the_message(
     started = time.monotonic()
     await asyncio.wait_for(notifier.notify(_incident(), Event.DIAGNOSED), 5)
     assert time.monotonic() - started < 3
-    assert len(fake.posts(top_level=True)) == 1 and not fake.uploads
+    await wait_for(lambda: len(fake.posts(top_level=True)) == 1)
+    assert not fake.uploads
     prom.hang.set()
     assert notifier.graphs is not None
-    await notifier.graphs.wait()
+    await notifier.settled()
     assert len(fake.uploads) == 1
 
 
@@ -172,11 +175,11 @@ async def test_a_prometheus_error_is_a_log_line_and_the_graph_is_tried_again_lat
     assert notifier.graphs is not None
     notifier.graphs.prometheus = PrometheusClient("http://127.0.0.1:9")  # nothing listens
     await notifier.notify(_incident(), Event.DIAGNOSED)
-    await notifier.graphs.wait()
+    await notifier.settled()
     assert len(fake.posts(top_level=True)) == 1 and not fake.uploads
     notifier.graphs.prometheus = PrometheusClient(prom.url)
     await notifier.notify(_incident(), Event.DIAGNOSED)
-    await notifier.graphs.wait()
+    await notifier.settled()
     assert len(fake.uploads) == 1
 
 

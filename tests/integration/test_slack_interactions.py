@@ -351,6 +351,7 @@ async def test_acknowledge_and_rerun_update_the_message_and_its_thread(
         )
         await wait_for(lambda: "acknowledged by <@U0ALICE>" in str(message.blocks))
         assert "honua:ack" not in str(message.blocks)
+        await wait_for(lambda: fake.replies(message.ts))  # the reply is paced after the update
         assert [r.text for r in fake.replies(message.ts)] == ["acknowledged — <@U0ALICE>"]
 
         _, key = await click(h, fake, message, "", pressed=ack, user="U0BOB")
@@ -367,8 +368,8 @@ async def test_acknowledge_and_rerun_update_the_message_and_its_thread(
             header(message)
             == ":rotating_light: P2 SlackTest · redis-connection — Awaiting decision"
         )
-        # the message went through Diagnosing and back, in place
-        assert message.updates >= 3 and len(fake.posts(top_level=True)) == 1
+        # updated in place (Diagnosing and back may coalesce into one update)
+        assert message.updates >= 1 and len(fake.posts(top_level=True)) == 1
 
 
 async def test_silence_without_alertmanager_names_the_setting(

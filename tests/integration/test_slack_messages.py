@@ -68,8 +68,10 @@ async def test_posted_once_updated_in_place_and_resolved_in_place(
         # the notifier itself asked again (a redelivery after a crash): an update, no post
         incident = await h.service.store.get_incident(inc)
         assert incident is not None
-        await h.service.slack.notifier.notify(incident, Event.DIAGNOSED)  # type: ignore[union-attr]
-        assert message.updates == 1
+        notifier = h.service.slack.notifier  # type: ignore[union-attr]
+        await notifier.notify(incident, Event.DIAGNOSED)
+        await wait_for(notifier.drained)
+        assert message.updates == 0  # the same content is not sent again
         assert len(fake.calls_to("chat.postMessage")) == 1
 
         await fire(h, slack_alert(1, status="resolved"))
@@ -202,10 +204,14 @@ async def test_slack_down_then_back_loses_nothing(tmp_path: Path, fake: FakeSlac
 
         ids = {incident_id(a) for a in alerts}
         await wait_for(lambda: shown() >= {incident_id(a) for a in alerts[:2]}, 10)
-        failures = h.service.metrics.worker_errors.labels("pipeline")
-        await wait_for(lambda: failures._value.get() >= 2, 10)  # both answered 503 and raised
-        slack_errors = h.service.metrics.slack_errors.labels("chat.postMessage")
-        assert slack_errors._value.get() >= 2  # the chart's HonuaBotSlackFailing alert
+
+        # the workers recorded them in the outbox and moved on: no entry waits for Slack
+        def slack_errors() -> float:  # the chart's HonuaBotSlackFailing alerts on these
+            samples = h.service.metrics.slack_errors.collect()[0].samples
+            return sum(s.value for s in samples if s.name.endswith("_total"))
+
+        await wait_for(lambda: slack_errors() >= 2, 10)
+        assert h.service.metrics.worker_errors.labels("pipeline")._value.get() == 0
 
         # then no Slack at all: connection refused
         await fake.stop()
@@ -259,5 +265,6 @@ async def test_two_replicas_on_one_redis_post_once_and_share_buttons(
         assert replay.status_code == 401
         await fire(a, slack_alert(1, status="resolved"))
         await wait_for(lambda: "Resolved" in header(message))
-        assert len(fake.calls_to("chat.postMessage")) == 2  # the message + the ack thread reply
+        # the message + the ack thread reply
+        await wait_for(lambda: len(fake.calls_to("chat.postMessage")) == 2)
         assert len(fake.posts(top_level=True)) == 1

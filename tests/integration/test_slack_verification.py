@@ -15,6 +15,7 @@ from bot.notify import Event
 from bot.notify.slack.notifier import SlackConfig, SlackNotifier
 from bot.store.memory import MemoryStore
 from tests.fakes.slack_api import FakeSlack
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ async def world() -> AsyncIterator[tuple[FakeSlack, SlackNotifier]]:
         client, MemoryStore(), SlackConfig(default_channel="#incidents", post_interval=0)
     )
     try:
+        await notifier.start()  # the outbox's senders
         yield fake, notifier
     finally:
         await notifier.aclose()
@@ -65,6 +67,7 @@ async def test_one_reply_edited_in_place_from_first_poll_to_verified(
 ) -> None:
     fake, notifier = world
     await notifier.notify(_incident(), Event.DIAGNOSED)
+    await wait_for(lambda: fake.posts(top_level=True))  # the outbox's sender posts it
     [top] = fake.posts(top_level=True)
     await notifier.notify(_incident(_run("verifying")), Event.UPDATED)
     assert not fake.replies(top.ts)  # nothing polled yet: no reply

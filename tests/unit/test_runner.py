@@ -102,26 +102,32 @@ async def test_a_slow_action_is_not_started_twice_while_it_runs(tmp_path: Path) 
 async def test_two_approvals_from_different_people_are_needed(tmp_path: Path) -> None:
     k = kit(tmp_path)
     incident = await k.incident()
-    first = await k.act(incident.id, "guarded", who="alice")
+    first = await k.act(incident.id, "guarded", who="alice", source="slack")
     assert first.verdict is Verdict.NEEDS_APPROVAL and first.gate == "approvals"
-    assert "1 so far (cli:alice)" in first.message
-    again = await k.act(incident.id, "guarded", who="alice")  # the requester alone: not enough
+    assert "1 so far (slack:alice)" in first.message
+    again = await k.act(
+        incident.id, "guarded", who="alice", source="slack"
+    )  # the requester alone: not enough
     assert again.verdict is Verdict.NEEDS_APPROVAL
     assert "b" not in EFFECTS
-    done = await k.act(incident.id, "guarded", who="bob")
+    done = await k.act(incident.id, "guarded", who="bob", source="slack")
     assert done.verdict is Verdict.DONE, done
-    assert EFFECTS == {"b": ["cli:bob"]}
+    assert EFFECTS == {"b": ["slack:bob"]}
     # approvals are spent: the next run needs two people again
-    assert (await k.act(incident.id, "guarded", who="carol")).verdict is Verdict.NEEDS_APPROVAL
+    assert (
+        await k.act(incident.id, "guarded", who="carol", source="slack")
+    ).verdict is Verdict.NEEDS_APPROVAL
 
 
 async def test_expired_approvals_do_not_count(tmp_path: Path) -> None:
     k = kit(tmp_path, approval_ttl=0.3)
     incident = await k.incident()
-    assert (await k.act(incident.id, "guarded", who="alice")).verdict is Verdict.NEEDS_APPROVAL
+    assert (
+        await k.act(incident.id, "guarded", who="alice", source="slack")
+    ).verdict is Verdict.NEEDS_APPROVAL
     await wait_for(lambda: _no_approvals(k, incident.id), timeout=5)
-    late = await k.act(incident.id, "guarded", who="bob")
-    assert late.verdict is Verdict.NEEDS_APPROVAL and "1 so far (cli:bob)" in late.message
+    late = await k.act(incident.id, "guarded", who="bob", source="slack")
+    assert late.verdict is Verdict.NEEDS_APPROVAL and "1 so far (slack:bob)" in late.message
     assert "b" not in EFFECTS
 
 
@@ -337,18 +343,35 @@ async def test_one_person_through_two_channels_is_one_approval(tmp_path: Path) -
     incident = await k.incident()
     slack = Actor(id="U0ALICE", source="slack")
     cli = Actor(id="U0ALICE", source="cli")
-    for actor in (slack, cli):
-        d = await k.requests.request_action(incident.id, "guarded", actor)
-        assert d.verdict is Verdict.NEEDS_APPROVAL, d
+    d = await k.requests.request_action(incident.id, "guarded", slack)
+    assert d.verdict is Verdict.NEEDS_APPROVAL, d
+    d = await k.requests.request_action(incident.id, "guarded", cli)
+    assert d.verdict is Verdict.REFUSED and d.gate == "approvals", d  # not a person
     assert "b" not in EFFECTS
+
+
+async def test_cli_names_cannot_make_up_several_approvers(tmp_path: Path) -> None:
+    k = kit(tmp_path)
+    incident = await k.incident()
+    for who in ("alice", "bob"):  # one shell, two --as names
+        d = await k.act(incident.id, "guarded", who=who)
+        assert d.verdict is Verdict.REFUSED and "Slack button" in d.message, d
+    assert "b" not in EFFECTS
+    await k.act(incident.id, "guarded", who="U0ALICE", source="slack")
+    assert (
+        await k.act(incident.id, "guarded", who="U0BOB", source="slack")
+    ).verdict is Verdict.DONE
+    entries = await k.engine.audit.read("1h", incident=incident.id)
+    assert {e.auth for e in entries} >= {"unauthenticated-cli", "slack-signed-request"}
+    assert any("auth=slack-signed-request" in e.line() for e in entries)
 
 
 async def test_undo_of_an_approved_action_needs_the_same_approvals(tmp_path: Path) -> None:
     k = kit(tmp_path)
     incident = await k.incident()
-    await k.act(incident.id, "guarded", who="alice")
-    assert (await k.act(incident.id, "guarded", who="bob")).verdict is Verdict.DONE
-    undo = await k.act(incident.id, "undo-guarded", who="mallory")
+    await k.act(incident.id, "guarded", who="alice", source="slack")
+    assert (await k.act(incident.id, "guarded", who="bob", source="slack")).verdict is Verdict.DONE
+    undo = await k.act(incident.id, "undo-guarded", who="mallory", source="slack")
     assert undo.verdict is Verdict.NEEDS_APPROVAL
     assert "b-undone" not in EFFECTS
 

@@ -22,7 +22,6 @@ import re
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
@@ -33,7 +32,9 @@ from bot.alerts.intake import IntakeError
 from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.models import IncidentStatus
+from bot.notify.slack import endpoint
 from bot.notify.slack.auth import Authorizer
+from bot.notify.slack.identity import BotIdentity
 from bot.notify.slack.notifier import SlackNotifier
 from bot.notify.slack.render import (
     SILENCES,
@@ -50,7 +51,6 @@ from bot.store import Store, keys
 log = get_logger("slack")
 audit = get_logger("audit")
 
-SIGNATURE_WINDOW = 300  # seconds; Slack's and SignatureVerifier's
 _SLACK_ACTOR = re.compile(r"\bslack:([UW][A-Z0-9]+)\b")
 
 _VERDICT_ICON = {
@@ -106,8 +106,10 @@ class SlackApp:
         self.app_token = app_token
         self.click_dedup_seconds = click_dedup_seconds
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.identity = BotIdentity(client)
         self.bolt = AsyncApp(
             client=client,
+            authorize=self.identity.authorize_function(),
             signing_secret=signing_secret or "",
             request_verification_enabled=bool(signing_secret),
             process_before_response=False,
@@ -129,27 +131,11 @@ class SlackApp:
 
     async def handle(self, request: web.Request) -> web.Response:
         assert self.verifier is not None
-        body = await request.read()
-        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        signature = request.headers.get("X-Slack-Signature", "")
-        if not (timestamp.isdigit() and signature) or not self.verifier.is_valid(
-            body, timestamp, signature
-        ):
-            log.warning(
-                "slack request refused: missing, forged or stale signature", remote=request.remote
-            )
-            return web.json_response({"error": "invalid signature"}, status=401)
-        fresh = await self.store.set_value(
-            keys.slack_seen(signature), timestamp, SIGNATURE_WINDOW + 60, only_if_absent=True
-        )
-        if not fresh:
-            log.warning("slack request refused: replayed", remote=request.remote)
-            return web.json_response({"error": "replayed request"}, status=401)
-        response = await self.bolt.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(response)
+        return await endpoint.handle(request, self.verifier, self.store, self.bolt)
 
     # Socket Mode ----------------------------------------------------------------------
     async def start(self) -> None:
+        self.identity.start()
         if self.app_token and self._socket_task is None:
             self._socket = AsyncSocketModeHandler(self.bolt, self.app_token, web_client=self.client)
             self._socket_task = asyncio.create_task(self._connect())
@@ -170,6 +156,7 @@ class SlackApp:
                 delay = min(delay * 2, 60.0)
 
     async def aclose(self) -> None:
+        await self.identity.aclose()
         if self._socket_task is not None:
             self._socket_task.cancel()
             await asyncio.gather(self._socket_task, return_exceptions=True)

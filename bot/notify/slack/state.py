@@ -108,12 +108,21 @@ class SlackState:
         return MemberRef(**json.loads(raw)) if raw else None
 
     async def add_member(self, channel: str, storm: str, member: StormMember) -> MemberRef:
+        """List the incident in the storm, once: its place is claimed (``slack:member``,
+        set only if absent) before its line is written, so a worker killed half-way
+        and the one that redoes the alert never list it twice (a number taken and not
+        used is a hole, skipped)."""
         seq = await self.store.incr(f"slack:storm-seq:{storm}", self.ttl)
-        await self.save_member(storm, seq, member)
         ref = MemberRef(channel, storm, seq)
-        await self.store.set_value(
-            f"slack:member:{member.incident}", json.dumps(asdict(ref)), self.ttl
+        claimed = await self.store.set_value(
+            f"slack:member:{member.incident}",
+            json.dumps(asdict(ref)),
+            self.ttl,
+            only_if_absent=True,
         )
+        if not claimed:
+            ref = await self.member_of(member.incident) or ref
+        await self.save_member(ref.storm, ref.seq, member)
         await self.store.set_value(f"slack:storm-last:{channel}", storm, self.ttl)
         await self.mark_dirty(storm)
         return ref
@@ -137,13 +146,19 @@ class SlackState:
         return out
 
     async def mark_dirty(self, storm: str) -> None:
-        await self.store.set_value(f"slack:storm-dirty:{storm}", "1", self.ttl)
+        """A member changed: the summary and digests need bringing up to date."""
+        await self.store.incr(f"slack:storm-gen:{storm}", self.ttl)
 
-    async def take_dirty(self, storm: str) -> bool:
-        if await self.store.get_value(f"slack:storm-dirty:{storm}") is None:
-            return False
-        await self.store.delete_value(f"slack:storm-dirty:{storm}")
-        return True
+    async def dirty(self, storm: str) -> int | None:
+        """The change count to flush up to, None when Slack shows the latest.
+        Counted, not a flag taken before the flush: a sender that dies mid-flush
+        leaves the storm dirty for the next one."""
+        changed = int(await self.store.get_value(f"slack:storm-gen:{storm}") or 0)
+        flushed = int(await self.store.get_value(f"slack:storm-flushed:{storm}") or 0)
+        return changed if changed > flushed else None
+
+    async def flushed(self, storm: str, generation: int) -> None:
+        await self.store.set_value(f"slack:storm-flushed:{storm}", str(generation), self.ttl)
 
     async def last_storm(self, channel: str) -> str | None:
         return await self.store.get_value(f"slack:storm-last:{channel}")

@@ -1,0 +1,139 @@
+"""The Slack outbox: what Slack must show, recorded in the bot's store by the
+workers, sent by one paced sender per channel (``sender``).
+
+Per channel, entries are numbered by a counter (``head``) and kept under their
+number until the sender has handled them (``done``, its cursor). An incident's
+message is not queued as content: workers record the message as it should look
+now (``wanted``, latest wins) and queue a ``show`` of it, so several updates
+queued before the sender gets to them cost one Slack call. Everything is plain
+keys of the store's value API, so it works on Redis (shared by the replicas,
+survives a restart) and in memory (zero config) alike.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.notify.slack.state import MessageRef
+from bot.store import Store
+
+HEAD_KEY = "slack:ob:{channel}:head"  # key: the channel's last entry number
+DONE_KEY = "slack:ob:{channel}:done"  # key: the sender's cursor (last entry handled)
+ENTRY_KEY = "slack:ob:{channel}:{number}"  # key: entry n (JSON)
+EPOCH_KEY = "slack:ob:{channel}:epoch"  # key: set by the sender; gone = the store was emptied
+WANT_KEY = "slack:want:{incident}"  # key: the incident's message as it should look (JSON)
+POSTED_KEY = "slack:posted:{key}"  # key: the message posted for an outbox key (MessageRef)
+TRY_KEY = "slack:try:{key}"  # key: when a post of that key was last attempted (unix s)
+SENT_KEY = "slack:sent#:{key}"  # key: hash of the content Slack last accepted for that key
+ENTRY_TTL = 7 * 86400.0  # an entry outlives any plausible Slack outage
+
+
+@dataclass
+class Wanted:
+    """An incident's message as it should look; ``storm`` when it goes in a storm's thread."""
+
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    storm: str = ""
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, raw: str) -> Wanted:
+        return cls(**json.loads(raw))
+
+
+@dataclass
+class Entry:
+    """``show``: make incident's message look as wanted (post it, or update it);
+    ``reply``: post ``text`` in the incident's thread, once (``key``)."""
+
+    op: str
+    incident: str
+    key: str = ""
+    text: str = ""
+    queued_at: float = field(default_factory=time.time)
+
+    def dumps(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def loads(cls, raw: str) -> Entry:
+        return cls(**json.loads(raw))
+
+
+def message_key(incident: str) -> str:
+    return f"inc:{incident}"
+
+
+class Outbox:
+    def __init__(self, store: Store, ttl: float) -> None:
+        self.store = store
+        self.ttl = ttl  # of refs and wanted messages (as long as an open incident)
+
+    # the workers' side -------------------------------------------------------------
+    async def add(self, channel: str, entry: Entry) -> int:
+        number = await self.store.incr(HEAD_KEY.format(channel=channel))
+        await self.store.set_value(
+            ENTRY_KEY.format(channel=channel, number=number), entry.dumps(), ENTRY_TTL
+        )
+        return number
+
+    async def want(self, incident: str, wanted: Wanted) -> None:
+        await self.store.set_value(WANT_KEY.format(incident=incident), wanted.dumps(), self.ttl)
+
+    async def wanted(self, incident: str) -> Wanted | None:
+        raw = await self.store.get_value(WANT_KEY.format(incident=incident))
+        return Wanted.loads(raw) if raw else None
+
+    # the sender's side ----------------------------------------------------------------
+    async def head(self, channel: str) -> int:
+        return int(await self.store.get_value(HEAD_KEY.format(channel=channel)) or 0)
+
+    async def done(self, channel: str) -> int:
+        return int(await self.store.get_value(DONE_KEY.format(channel=channel)) or 0)
+
+    async def entry(self, channel: str, number: int) -> Entry | None:
+        raw = await self.store.get_value(ENTRY_KEY.format(channel=channel, number=number))
+        return Entry.loads(raw) if raw else None
+
+    async def epoch(self, channel: str) -> str | None:
+        return await self.store.get_value(EPOCH_KEY.format(channel=channel))
+
+    async def new_epoch(self, channel: str) -> str:
+        value = secrets.token_hex(8)
+        await self.store.set_value(EPOCH_KEY.format(channel=channel), value)
+        return value
+
+    async def advance(self, channel: str, number: int) -> None:
+        await self.store.set_value(DONE_KEY.format(channel=channel), str(number))
+        await self.store.delete_value(ENTRY_KEY.format(channel=channel, number=number))
+
+    async def posted(self, key: str) -> MessageRef | None:
+        raw = await self.store.get_value(POSTED_KEY.format(key=key))
+        return MessageRef.loads(raw) if raw else None
+
+    async def save_posted(self, key: str, ref: MessageRef) -> None:
+        await self.store.set_value(POSTED_KEY.format(key=key), ref.dumps(), self.ttl)
+
+    async def attempted(self, key: str) -> float | None:
+        raw = await self.store.get_value(TRY_KEY.format(key=key))
+        return float(raw) if raw else None
+
+    async def attempt(self, key: str) -> None:
+        await self.store.set_value(TRY_KEY.format(key=key), f"{time.time():.6f}", self.ttl)
+
+    async def clear_attempt(self, key: str) -> None:
+        await self.store.delete_value(TRY_KEY.format(key=key))
+
+    async def sent_hash(self, key: str) -> str | None:
+        return await self.store.get_value(SENT_KEY.format(key=key))
+
+    async def save_sent_hash(self, key: str, digest: str) -> None:
+        await self.store.set_value(SENT_KEY.format(key=key), digest, self.ttl)

@@ -29,6 +29,7 @@ from bot.models import Notifier
 from bot.notify import ConsoleNotifier, FanOut
 from bot.registry import actions, probes
 from bot.remediation import handoff
+from bot.remediation.cli_access import CliAuthorizer
 from bot.remediation.config import runner_config
 from bot.remediation.engine import ActionEngine
 from bot.remediation.incident_requests import EngineRequests
@@ -94,12 +95,24 @@ class Service:
         self.notifier: Notifier = (
             FanOut([base, self.slack.notifier]) if self.slack is not None else base
         )
-        authorizers: dict[str, ActionAuthorizer] = {}
+        authorizers: dict[str, ActionAuthorizer] = {
+            "cli": CliAuthorizer(
+                [
+                    name
+                    for name, p in s.slack_action_permissions.items()
+                    if p.users or p.groups or p.channels
+                ],
+                s.slack_role_groups,
+            )
+        }
         if self.slack is not None:
             authorizers["slack"] = self.slack.action_authorizer
 
         config = PipelineConfig(
-            s.probe_timeout, s.incident_ttl_seconds, s.open_incident_ttl_seconds
+            s.probe_timeout,
+            s.incident_ttl_seconds,
+            s.open_incident_ttl_seconds,
+            rule_eval_budget=s.rule_eval_budget_seconds,
         )
         book = IncidentBook(
             self.store,

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     # slow or stuck client (or a body the decompressor never finishes) frees its
     # handler instead of holding it for ever
     body_timeout_seconds: float = Field(default=10.0, gt=0)
+    # a connection that has not sent a complete request head (request line and
+    # headers) within this many seconds of connecting, or of the first byte of
+    # its next request, gets a 408 and is closed (header slow-loris)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
     # an idle keep-alive connection is closed after this many seconds
     keepalive_timeout_seconds: float = Field(default=15.0, gt=0)
     # connections served at once; more get a 503 and are closed (keep it below
@@ -71,6 +75,9 @@ class Settings(BaseSettings):
     memory_queue_size: int = Field(default=10_000, ge=1)
     workers: int = Field(default=4, ge=1, le=256)
     probe_timeout: float = Field(default=5.0, gt=0)
+    # seconds the rule evaluation of one diagnosis (CEL conditions and Jinja
+    # templates) may take; past it the incident is unclassified, naming why
+    rule_eval_budget_seconds: float = Field(default=2.0, gt=0)
     claim_idle_seconds: float = Field(default=60.0, gt=0)
     max_deliveries: int = Field(default=20, ge=1)
     incident_ttl_seconds: int = Field(default=7 * 86400, ge=60)

@@ -1,6 +1,11 @@
 """Limits of the HTTP listener: how many connections at once, and what the
 event loop logs when the process runs out of file descriptors.
 
+A connection that has not sent a complete request head within
+``header_timeout`` seconds (of connecting, or of the first byte of its next
+request on keep-alive) gets a 408 and is closed: aiohttp itself has no such
+timeout, so a client dribbling its headers would hold the connection.
+
 Beyond ``max_connections`` a new connection gets a 503 (``Connection: close``)
 written straight to the socket and is closed: cheap, and the client (an
 Alertmanager) retries. When ``accept()`` fails for want of descriptors, asyncio
@@ -30,6 +35,16 @@ _BUSY = (
     + _BUSY_BODY
 )
 EXHAUSTION_LOG_EVERY = 60.0  # seconds between "out of file descriptors" lines
+_SLOW_HEAD_BODY = json.dumps(
+    {"status": "error", "error": "request headers not received in time"}
+).encode()
+_SLOW_HEAD = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: "
+    + str(len(_SLOW_HEAD_BODY)).encode()
+    + b"\r\n\r\n"
+    + _SLOW_HEAD_BODY
+)
 
 
 class _Refuse(asyncio.Protocol):
@@ -39,13 +54,107 @@ class _Refuse(asyncio.Protocol):
         transport.close()
 
 
-class CappedTCPSite(web.TCPSite):
-    """A TCPSite that refuses connections beyond ``max_connections``."""
+def _heads_parsed(handler: web.RequestHandler) -> int:
+    # aiohttp counts the request heads its parser has completed; there is no
+    # public hook for "head complete", and tests/hardening pin this behaviour
+    return int(getattr(handler, "_request_count", 0))
 
-    def __init__(self, runner: web.AppRunner, *args: Any, max_connections: int, **kw: Any):
+
+def _awaiting_request(handler: web.RequestHandler) -> bool:
+    # set while the handler waits for the next request (idle, between requests)
+    return getattr(handler, "_waiter", None) is not None
+
+
+class HeadDeadline(asyncio.Protocol):
+    """aiohttp's RequestHandler plus a deadline for each request head.
+
+    Armed when the connection opens and when the first byte of a further request
+    arrives on an idle keep-alive connection; disarmed as soon as aiohttp has
+    parsed a complete head. When it fires: a 408, ``Connection: close``, closed.
+    """
+
+    def __init__(self, inner: web.RequestHandler, timeout: float, on_timeout: Any) -> None:
+        self.inner = inner
+        self.timeout = timeout
+        self.on_timeout = on_timeout
+        self.transport: asyncio.Transport | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.heads = 0
+
+    def _arm(self) -> None:
+        self.heads = _heads_parsed(self.inner)
+        self.timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+
+    def _disarm(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _expire(self) -> None:
+        self.timer = None
+        if self.transport is None or _heads_parsed(self.inner) != self.heads:
+            return
+        self.on_timeout()
+        self.transport.write(_SLOW_HEAD)
+        self.inner.force_close()
+        self.transport.close()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.inner.connection_made(transport)
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        idle = _awaiting_request(self.inner)
+        self.inner.data_received(data)
+        if _heads_parsed(self.inner) != self.heads:
+            self._disarm()
+            self.heads = _heads_parsed(self.inner)
+        elif self.timer is None and idle and data:
+            self._arm()  # the first bytes of the next request on a keep-alive connection
+
+    def eof_received(self) -> None:
+        self.inner.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self.transport = None
+        self.inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self.inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self.inner.resume_writing()
+
+
+class CappedTCPSite(web.TCPSite):
+    """A TCPSite that refuses connections beyond ``max_connections`` and closes
+    those that do not send a request head within ``header_timeout`` seconds."""
+
+    def __init__(
+        self,
+        runner: web.AppRunner,
+        *args: Any,
+        max_connections: int,
+        header_timeout: float | None = None,
+        **kw: Any,
+    ):
         super().__init__(runner, *args, **kw)
         self.max_connections = max_connections
+        self.header_timeout = header_timeout
         self.refused = 0
+        self.slow_heads = 0
+
+    def _slow_head(self) -> None:
+        self.slow_heads += 1
+        if self.slow_heads == 1 or self.slow_heads % 1000 == 0:
+            log.warning(
+                "connection closed: request headers not received in time (408)",
+                header_timeout_seconds=self.header_timeout,
+                closed=self.slow_heads,
+            )
 
     def _protocol(self) -> asyncio.Protocol:
         server = self._runner.server
@@ -59,7 +168,10 @@ class CappedTCPSite(web.TCPSite):
                     refused=self.refused,
                 )
             return _Refuse()
-        return server()
+        handler = server()
+        if self.header_timeout is None:
+            return handler
+        return HeadDeadline(handler, self.header_timeout, self._slow_head)
 
     async def start(self) -> None:
         await web.BaseSite.start(self)  # registers the site with its runner

@@ -53,6 +53,7 @@ class PipelineConfig:
     open_incident_ttl: int = 30 * 86400
     lock_lease: float = 15.0  # renewed while held; frees a dead worker's incident quickly
     diagnosing_notice_after: float = 1.5
+    rule_eval_budget: float = 2.0  # seconds one diagnosis's CEL + templates may take
 
 
 class Pipeline:
@@ -100,6 +101,7 @@ class Pipeline:
             config.probe_timeout,
             config.diagnosing_notice_after,
             audit,
+            config.rule_eval_budget,
         )
         self.firing: list[AlertStage] = [
             FindIncident(book),  # its own, or the open one of its warning/critical variant

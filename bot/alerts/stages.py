@@ -21,7 +21,8 @@ from typing import Protocol
 import structlog
 
 from bot.adapters import Adapters
-from bot.alerts.diagnose import alert_variables, classify, run_probes
+from bot.alerts.diagnose import alert_variables, run_probes
+from bot.alerts.evaluation import classify_within
 from bot.alerts.evidence import bound_findings
 from bot.alerts.incidents import IncidentBook
 from bot.alerts.preview import preview_actions
@@ -130,8 +131,10 @@ class Diagnose:
         probe_timeout: float,
         notice_after: float,
         audit: AuditLog,
+        eval_budget: float = 2.0,
     ) -> None:
         self.audit = audit
+        self.eval_budget = eval_budget  # seconds classify may take (CEL + templates)
         self.book = book
         self.rules = rules
         self.probes = probes
@@ -175,7 +178,9 @@ class Diagnose:
                 findings = await run_probes(
                     rule, self.probes, ctx, self.probe_timeout, variables, self._observe
                 )
-            incident.diagnosis = classify(rule, findings, variables, self.actions)
+            incident.diagnosis = await classify_within(
+                rule, findings, variables, self.actions, self.eval_budget
+            )
             # what each button would change (dry-run plans), before the findings are bounded
             await preview_actions(incident, self.actions, self.adapters, PREVIEW_TIMEOUT)
             bound_findings(incident.diagnosis)  # kept for `rules replay`, bounded

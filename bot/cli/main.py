@@ -69,6 +69,7 @@ async def _serve(settings: Settings) -> None:
         settings.port,
         backlog=1024,
         max_connections=settings.max_connections,
+        header_timeout=settings.header_timeout_seconds,
     )
     await site.start()
     logs.get_logger("cli").info("listening", host=settings.host, port=settings.port)

@@ -17,6 +17,7 @@ from bot.audit import AuditEntry, AuditLog
 from bot.logs import get_logger
 from bot.models import ProposedAction
 from bot.remediation.run_records import RunRecorder
+from bot.store import keys
 from bot.store.lease import leased
 
 if TYPE_CHECKING:
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
 
 HANDED_OFF = "verification_handed_off"
 ADOPTED = "verification_adopted"
-ADOPT_LOCK = "verify-adopt:{run}"  # key: one replica adopts a handed-off verification
 ENDED = {"verified", "verification_failed", "verification_abandoned", "outcome_unknown"}
 LOOKBACK = "6h"  # handed-off runs older than this are left alone
 
@@ -49,7 +49,7 @@ async def adopt(engine: ActionEngine) -> list[str]:
     """Start following every handed-off verification (in the background); the runs adopted."""
     adopted = []
     for entry in pending(await engine.audit.read(LOOKBACK)):
-        async with leased(engine.store, ADOPT_LOCK.format(run=entry.run), engine.owner) as free:
+        async with leased(engine.store, keys.verify_adopt_lock(entry.run), engine.owner) as free:
             if not free:
                 continue
             # read again under the lock: another replica may have adopted it meanwhile

@@ -118,9 +118,9 @@ class ActionAuthorizer(Protocol):
 
 class Authorize:
     """The channel's own check of who may run this action (Slack: the rule's
-    ``allowed`` or the HONUA_BOT_SLACK_* permissions). A channel with no
-    authorizer (the CLI, run with the bot's own configuration; auto mode, which
-    the rule itself asked for) passes."""
+    ``allowed`` or the HONUA_BOT_SLACK_* permissions; the CLI: only what nothing
+    restricts, or what the rule lets the CLI run). A channel with no authorizer
+    (auto mode, which the rule itself asked for) passes."""
 
     def __init__(self, rules: Callable[[], RuleSet], by_source: Mapping[str, ActionAuthorizer]):
         self.rules = rules

@@ -58,6 +58,9 @@ class AllowedDoc(_Strict):
     # the runbook's "Roles Required" (senior-devops, dba, …): each becomes the Slack user
     # group HONUA_BOT_SLACK_ROLE_GROUPS maps it to; an unmapped role restricts nothing
     roles: list[str] = Field(default_factory=list)
+    # the CLI cannot tell who runs it, so it may run a restricted action only when
+    # the rule says so (bot/remediation/cli_access.py)
+    cli: bool = False
 
 
 class ActionOptions(_Strict):

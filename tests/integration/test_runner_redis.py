@@ -112,16 +112,24 @@ match: {alertname: CliTest}
 diagnosis:
   - scenario: anything
     when: "true"
-    actions: [silence-1h]
+    actions: [silence-1h, silence-owners, silence-2h]
 actions:
   silence-1h:
     alertmanager.silence: {duration: 1h}
+  silence-owners:
+    alertmanager.silence: {duration: 1h}
+    allowed: {users: [U0ALICE]}
+  silence-2h:
+    alertmanager.silence: {duration: 2h}
 """
 
 
-def _cli(redis_url: str, rules: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(
+    redis_url: str, rules: Path, *args: str, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
+        **extra_env,
         "HONUA_BOT_REDIS_URL": redis_url,
         "HONUA_BOT_RULES": str(rules),
         "HONUA_BOT_CONSOLE_NOTIFIER": "false",
@@ -166,6 +174,27 @@ async def test_cli_act_audit_pause_resume_against_a_served_bot(
         stale = await asyncio.to_thread(_cli, redis_url, rules, "act", incident_id, "no-such")
         assert stale.returncode == 1 and "does not propose no-such" in stale.stdout
 
+        # the CLI cannot tell who runs it: an action restricted to named people is refused
+        owners = await asyncio.to_thread(
+            _cli, redis_url, rules, "act", incident_id, "silence-owners", "--as", "alice"
+        )
+        assert owners.returncode == 1 and "gate: authorization" in owners.stdout, owners.stdout
+        assert "use its Slack button" in owners.stdout
+        permissions = '{"silence-2h": {"groups": ["sre"]}}'
+        by_settings = await asyncio.to_thread(
+            _cli,
+            redis_url,
+            rules,
+            "act",
+            incident_id,
+            "silence-2h",
+            "--as",
+            "alice",
+            HONUA_BOT_SLACK_ACTION_PERMISSIONS=permissions,
+        )
+        assert "gate: authorization" in by_settings.stdout, by_settings.stdout
+        assert "HONUA_BOT_SLACK_ACTION_PERMISSIONS" in by_settings.stdout
+
         audit = await asyncio.to_thread(
             _cli, redis_url, rules, "audit", "--incident", incident_id, "--json"
         )
@@ -176,6 +205,10 @@ async def test_cli_act_audit_pause_resume_against_a_served_bot(
             ("requested", "cli:alice"),
             ("started", "cli:alice"),
             ("failed", "cli:alice"),
+            ("requested", "cli:alice"),
+            ("refused", "cli:alice"),
+            ("requested", "cli:alice"),
+            ("refused", "cli:alice"),
         ]
         text = await asyncio.to_thread(_cli, redis_url, rules, "audit", "--since", "1h")
         assert "failed silence-1h" in text.stdout and "by=cli:alice" in text.stdout

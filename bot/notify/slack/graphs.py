@@ -21,9 +21,8 @@ from bot.logs import get_logger
 from bot.models import Incident
 from bot.notify.graph import Graph, Line, alert_query, render_png
 from bot.notify.slack.state import SlackState
-from bot.store import Store
+from bot.store import Store, keys
 
-GRAPH_KEY = "slack:graph:{incident}:{moment}"  # key: a graph posted (or being posted)
 WINDOW = 3600.0  # the last hour
 STEP = 30.0
 
@@ -81,7 +80,7 @@ class GraphPoster:
             await self.prometheus.aclose()
 
     async def _post(self, incident: Incident, due: str) -> None:
-        key = GRAPH_KEY.format(incident=incident.id, moment=due)
+        key = keys.slack_graph(incident.id, due)
         if not await self.store.set_value(key, "1", self.ttl, only_if_absent=True):
             return
         try:

@@ -40,12 +40,11 @@ from bot.notify.slack.sender import ChannelSender, Pacer
 from bot.notify.slack.state import MessageRef, SlackState
 from bot.notify.slack.storms import StormBook
 from bot.notify.slack.verification import show_verification
-from bot.store import MemoryStore, Store
+from bot.store import MemoryStore, Store, keys
 
 log = get_logger("slack")
 GRAPH_WAIT = 120.0  # how long a graph waits for its message to be posted
 
-# key: slack:activity:{incident}:{i} — timeline entry i was queued for the thread
 
 __all__ = ["SlackConfig", "SlackNotifier", "SlackUnavailable"]
 
@@ -249,7 +248,7 @@ class SlackNotifier:
     async def _queue_activity(self, channel: str, incident: Incident) -> None:
         """Each timeline entry once, as a reply in the message's thread."""
         for i, item in enumerate(incident.activity):
-            claim = f"slack:activity:{incident.id}:{i}"
+            claim = keys.slack_activity(incident.id, i)
             if await self.store.get_value(claim) is not None:
                 continue
             # queued before it is claimed: a worker dying in between queues it twice,

@@ -19,16 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.notify.slack.state import MessageRef
-from bot.store import Store
+from bot.store import Store, keys
 
-HEAD_KEY = "slack:ob:{channel}:head"  # key: the channel's last entry number
-DONE_KEY = "slack:ob:{channel}:done"  # key: the sender's cursor (last entry handled)
-ENTRY_KEY = "slack:ob:{channel}:{number}"  # key: entry n (JSON)
-EPOCH_KEY = "slack:ob:{channel}:epoch"  # key: set by the sender; gone = the store was emptied
-WANT_KEY = "slack:want:{incident}"  # key: the incident's message as it should look (JSON)
-POSTED_KEY = "slack:posted:{key}"  # key: the message posted for an outbox key (MessageRef)
-TRY_KEY = "slack:try:{key}"  # key: when a post of that key was last attempted (unix s)
-SENT_KEY = "slack:sent#:{key}"  # key: hash of the content Slack last accepted for that key
 ENTRY_TTL = 7 * 86400.0  # an entry outlives any plausible Slack outage
 
 
@@ -79,61 +71,61 @@ class Outbox:
 
     # the workers' side -------------------------------------------------------------
     async def add(self, channel: str, entry: Entry) -> int:
-        number = await self.store.incr(HEAD_KEY.format(channel=channel))
+        number = await self.store.incr(keys.slack_outbox_head(channel))
         await self.store.set_value(
-            ENTRY_KEY.format(channel=channel, number=number), entry.dumps(), ENTRY_TTL
+            keys.slack_outbox_entry(channel, number), entry.dumps(), ENTRY_TTL
         )
         return number
 
     async def want(self, incident: str, wanted: Wanted) -> None:
-        await self.store.set_value(WANT_KEY.format(incident=incident), wanted.dumps(), self.ttl)
+        await self.store.set_value(keys.slack_wanted(incident), wanted.dumps(), self.ttl)
 
     async def wanted(self, incident: str) -> Wanted | None:
-        raw = await self.store.get_value(WANT_KEY.format(incident=incident))
+        raw = await self.store.get_value(keys.slack_wanted(incident))
         return Wanted.loads(raw) if raw else None
 
     # the sender's side ----------------------------------------------------------------
     async def head(self, channel: str) -> int:
-        return int(await self.store.get_value(HEAD_KEY.format(channel=channel)) or 0)
+        return int(await self.store.get_value(keys.slack_outbox_head(channel)) or 0)
 
     async def done(self, channel: str) -> int:
-        return int(await self.store.get_value(DONE_KEY.format(channel=channel)) or 0)
+        return int(await self.store.get_value(keys.slack_outbox_done(channel)) or 0)
 
     async def entry(self, channel: str, number: int) -> Entry | None:
-        raw = await self.store.get_value(ENTRY_KEY.format(channel=channel, number=number))
+        raw = await self.store.get_value(keys.slack_outbox_entry(channel, number))
         return Entry.loads(raw) if raw else None
 
     async def epoch(self, channel: str) -> str | None:
-        return await self.store.get_value(EPOCH_KEY.format(channel=channel))
+        return await self.store.get_value(keys.slack_outbox_epoch(channel))
 
     async def new_epoch(self, channel: str) -> str:
         value = secrets.token_hex(8)
-        await self.store.set_value(EPOCH_KEY.format(channel=channel), value)
+        await self.store.set_value(keys.slack_outbox_epoch(channel), value)
         return value
 
     async def advance(self, channel: str, number: int) -> None:
-        await self.store.set_value(DONE_KEY.format(channel=channel), str(number))
-        await self.store.delete_value(ENTRY_KEY.format(channel=channel, number=number))
+        await self.store.set_value(keys.slack_outbox_done(channel), str(number))
+        await self.store.delete_value(keys.slack_outbox_entry(channel, number))
 
     async def posted(self, key: str) -> MessageRef | None:
-        raw = await self.store.get_value(POSTED_KEY.format(key=key))
+        raw = await self.store.get_value(keys.slack_posted(key))
         return MessageRef.loads(raw) if raw else None
 
     async def save_posted(self, key: str, ref: MessageRef) -> None:
-        await self.store.set_value(POSTED_KEY.format(key=key), ref.dumps(), self.ttl)
+        await self.store.set_value(keys.slack_posted(key), ref.dumps(), self.ttl)
 
     async def attempted(self, key: str) -> float | None:
-        raw = await self.store.get_value(TRY_KEY.format(key=key))
+        raw = await self.store.get_value(keys.slack_attempted(key))
         return float(raw) if raw else None
 
     async def attempt(self, key: str) -> None:
-        await self.store.set_value(TRY_KEY.format(key=key), f"{time.time():.6f}", self.ttl)
+        await self.store.set_value(keys.slack_attempted(key), f"{time.time():.6f}", self.ttl)
 
     async def clear_attempt(self, key: str) -> None:
-        await self.store.delete_value(TRY_KEY.format(key=key))
+        await self.store.delete_value(keys.slack_attempted(key))
 
     async def sent_hash(self, key: str) -> str | None:
-        return await self.store.get_value(SENT_KEY.format(key=key))
+        return await self.store.get_value(keys.slack_sent_hash(key))
 
     async def save_sent_hash(self, key: str, digest: str) -> None:
-        await self.store.set_value(SENT_KEY.format(key=key), digest, self.ttl)
+        await self.store.set_value(keys.slack_sent_hash(key), digest, self.ttl)

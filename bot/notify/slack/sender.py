@@ -32,11 +32,10 @@ from bot.notify.slack.config import SlackConfig
 from bot.notify.slack.outbox import Entry, Outbox, message_key
 from bot.notify.slack.state import MessageRef, SlackState
 from bot.notify.slack.storms import ensure_summary, flush_storm
-from bot.store import Store, StoreUnavailable
+from bot.store import Store, StoreUnavailable, keys
 
 log = get_logger("slack")
 
-# key: slack:chan-id:{channel} — the id Slack answered for a configured channel name
 HOLE_GRACE = 10.0  # an entry number taken by a worker that died before writing it
 CLOCK_SKEW = 30.0  # history is searched from this long before the attempt
 IDLE_POLL = 0.25  # how often an idle leader looks for entries queued by other replicas
@@ -89,7 +88,7 @@ class ChannelSender:
 
     @property
     def lease_name(self) -> str:
-        return f"slack-sender:{self.channel}"
+        return keys.slack_sender_lock(self.channel)
 
     async def run(self) -> None:
         """Forever: lead while holding the lease, else wait to take it over."""
@@ -318,7 +317,7 @@ class ChannelSender:
         await self.outbox.save_posted(key, ref)
         await self.outbox.save_sent_hash(key, content_hash(text, blocks or None))
         if ref.channel != channel:
-            await self.store.set_value(f"slack:chan-id:{channel}", ref.channel, self.config.ttl)
+            await self.store.set_value(keys.slack_channel_id(channel), ref.channel, self.config.ttl)
         return ref
 
     async def update_once(
@@ -351,12 +350,12 @@ class ChannelSender:
     async def _channel_id(self, channel: str) -> str | None:
         if _CHANNEL_ID.match(channel):
             return channel
-        known = await self.store.get_value(f"slack:chan-id:{channel}")
+        known = await self.store.get_value(keys.slack_channel_id(channel))
         if known:
             return known
         found = await self.calls.channel_id(channel)
         if found:
-            await self.store.set_value(f"slack:chan-id:{channel}", found, self.config.ttl)
+            await self.store.set_value(keys.slack_channel_id(channel), found, self.config.ttl)
         return found
 
     async def _pace(self) -> None:

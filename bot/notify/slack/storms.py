@@ -26,13 +26,9 @@ from bot.notify.slack.render import (
     render_storm_summary,
 )
 from bot.notify.slack.state import MemberRef, MessageRef, SlackState
-from bot.store import Store
+from bot.store import Store, keys
 
 log = get_logger("slack")
-
-# key: slack:opened:{channel} — incidents opened in the channel within the window
-# key: slack:counted:{incident} — the incident was counted once
-# key: slack:storm:{channel} — the channel's current storm id
 
 
 class Poster(Protocol):
@@ -58,13 +54,13 @@ class StormBook:
         cfg = self.config
         if cfg.storm_threshold <= 0:
             return None
-        opened = f"slack:opened:{channel}"
-        counted = f"slack:counted:{incident.id}"
+        opened = keys.slack_opened(channel)
+        counted = keys.slack_counted(incident.id)
         if await self.store.set_value(counted, "1", cfg.storm_window, only_if_absent=True):
             count = await self.store.incr(opened, cfg.storm_window)
         else:
             count = int(await self.store.get_value(opened) or 0)
-        key = f"slack:storm:{channel}"
+        key = keys.slack_storm(channel)
         storm = await self.store.get_value(key)
         if storm is None and count > cfg.storm_threshold:
             fresh = f"{int(time.time())}-{secrets.token_hex(4)}"

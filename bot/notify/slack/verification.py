@@ -14,11 +14,11 @@ from bot.logs import get_logger
 from bot.models import ActionRun, Incident
 from bot.notify.slack.blocks import CONTEXT_TEXT, SECTION_TEXT, Budget, Message, esc, md
 from bot.notify.slack.state import MessageRef
+from bot.store import keys
 
 if TYPE_CHECKING:
     from bot.notify.slack.notifier import SlackNotifier
 
-VERIFY_KEY = "slack:verify:{incident}:{run}"  # key: the thread reply showing a run's verification
 POSTING = "posting"
 
 log = get_logger("slack.verification")
@@ -57,7 +57,7 @@ async def show_verification(notifier: SlackNotifier, incident: Incident) -> None
         return
     message = render_verification(run)
     store, ttl = notifier.store, notifier.config.ttl
-    key = VERIFY_KEY.format(incident=incident.id, run=run.run_id)
+    key = keys.slack_verification(incident.id, run.run_id)
     raw = await store.get_value(key)
     if raw == POSTING:
         return  # another worker is posting it; the next poll edits it

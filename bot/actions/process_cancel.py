@@ -4,7 +4,9 @@ the process actions share.
 Graceful cancellation moves a process Running → Cancelling → Cancelled; when it
 stays in Cancelling longer than ``force_after`` the runbook escalates to
 ``/cancel?force=true``. :func:`cancel_and_watch` does exactly that and says which
-happened and how long it took.
+happened and how long it took; with ``escalate=False`` (cancel-and-resubmit) it only
+waits, and says the process is still Cancelling: forcing skips the process's own
+cleanup, so it is a separate, separately confirmed decision.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ async def fetch(api: ProcessApiClient, pid: str) -> dict[str, Any]:
 @dataclass(frozen=True)
 class CancelResult:
     ok: bool
-    how: str  # graceful | force | escalated | ended | gone | stuck
+    how: str  # graceful | force | escalated | ended | gone | stuck | still-cancelling
     status: str  # the last status seen ("" when the process disappeared)
     seconds: float
     message: str
@@ -132,11 +134,13 @@ async def cancel_and_watch(
     force_after: float,
     poll: float,
     clock: Callable[[], float] = time.monotonic,
+    escalate: bool = True,
 ) -> CancelResult:
     """Ask for the cancel, then watch until Cancelled: escalate a graceful cancel
-    to force after ``force_after`` seconds; give up ``FORCE_CONFIRM_SECONDS``
-    after the force cancel. A process that disappears (404) once cancelled is
-    gone, as the runbook's force cancel expects."""
+    to force after ``force_after`` seconds (or, without ``escalate``, stop there,
+    not ok, "still-cancelling"); give up ``FORCE_CONFIRM_SECONDS`` after the force
+    cancel. A process that disappears (404) once cancelled is gone, as the
+    runbook's force cancel expects."""
     started = clock()
     escalated = force
     try:
@@ -167,6 +171,14 @@ async def cancel_and_watch(
                 f"process {pid} ended {status} before the cancel took effect ({human_seconds(took)})",
             )
         if clock() >= deadline:
+            if not escalated and not escalate:
+                return CancelResult(
+                    False,
+                    "still-cancelling",
+                    status,
+                    took,
+                    f"process {pid} is still {status} {human_seconds(took)} after a graceful cancel",
+                )
             if escalated:
                 return CancelResult(
                     False,
@@ -221,11 +233,17 @@ async def watch_all(
     return status
 
 
+def uncleaned_resources(proc: dict[str, Any]) -> list[str]:
+    """What the process created and nobody has marked cleaned up yet."""
+    created = [str(r) for r in proc.get("createdResources") or []]
+    return [] if proc.get("cleanedUp") else created
+
+
 def refuse_uncleaned_resources(proc: dict[str, Any], pid: str) -> None:
     """Starting a process again while what it created is still there makes orphans
     or duplicates: Runbook 5's Post-Cancellation Cleanup comes first."""
-    created = [str(r) for r in proc.get("createdResources") or []]
-    if created and not proc.get("cleanedUp"):
+    created = uncleaned_resources(proc)
+    if created:
         raise Refused(
             "input",
             f"process {pid} created {', '.join(created)}: resubmitting would create them again. "

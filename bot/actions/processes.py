@@ -1,6 +1,6 @@
 """Process API remediation from Runbooks 2 and 5: cancel (graceful, escalating to
-force), retry (the process or its current step), resubmit (cancel, then start the
-same type with the same input), cancel a filtered set, mark cleaned up."""
+force), retry (the process or its current step), cancel a filtered set, mark
+cleaned up. Resubmit (cancel, then start again) is in ``process_resubmit``."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from bot.actions.process_cancel import (
     check_process_id,
     fetch,
     process_line,
-    refuse_uncleaned_resources,
     select_processes,
     watch_all,
 )
@@ -52,10 +51,6 @@ class RetryProcess(ProcessRef):
     )
 
 
-class ResubmitProcess(ProcessRef):
-    force_after: Duration = 120
-
-
 class CancelAll(ActionParams):
     status: str = Field(default="Running", description="Running or Cancelling")
     process_type: str | None = None
@@ -67,16 +62,15 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _cancel_plan(params: CancelProcess | ResubmitProcess, proc: dict[str, Any]) -> Plan:
+def _cancel_plan(params: CancelProcess, proc: dict[str, Any]) -> Plan:
     pid = str(proc.get("processId") or params.process_id)
     if proc.get("status") not in CANCELLABLE:
         raise Refused(
             "conflict", f"process {pid} is {proc.get('status')}, not Running or Cancelling"
         )
-    force = isinstance(params, CancelProcess) and params.force
     how = (
         "force cancel"
-        if force
+        if params.force
         else f"cancel gracefully, force after {human_seconds(params.force_after)}"
     )
     return Plan(
@@ -187,62 +181,6 @@ class Retry(Action[RetryProcess]):
             message=f"retried the {what}: {process_line(proc, _now())}",
             changes=plan.changes,
             details={"process_id": pid, "status": proc.get("status")},
-        )
-
-
-@actions.register("processes.resubmit")
-class Resubmit(Action[ResubmitProcess]):
-    """Runbook 2, Option 1: cancel a stuck process, then start the same type with the same input."""
-
-    destructive = True
-
-    def describe(self, params: ResubmitProcess) -> str:
-        return f"cancel process {params.process_id} and start it again with the same input"
-
-    async def plan(self, params: ResubmitProcess, ctx: ActionContext) -> Plan:
-        pid = check_process_id(params.process_id)
-        proc = await fetch(ctx.adapters.process_api, pid)
-        if not isinstance(proc.get("processType"), str) or "input" not in proc:
-            raise Refused("not_found", f"process {pid} has no processType and input to resubmit")
-        refuse_uncleaned_resources(proc, pid)
-        if proc.get("status") in RETRYABLE:  # already stopped: only the new process
-            plan = Plan(
-                summary=f"start again: {process_line(proc, _now())}",
-                target=f"process/{pid}",
-            )
-        else:
-            plan = _cancel_plan(params, proc)
-        plan.summary = f"resubmit ({plan.summary})"
-        plan.changes.append(Change("processes", f"new {proc['processType']}", None, proc["input"]))
-        plan.state.update(process_type=proc["processType"], input=proc["input"])
-        return plan
-
-    async def execute(self, params: ResubmitProcess, ctx: ActionContext, plan: Plan) -> Outcome:
-        pid = check_process_id(params.process_id)
-        if (dry := dry_run_outcome(ctx, plan)) is not None:
-            return dry
-        api = ctx.adapters.process_api
-        proc = await _recheck(ctx, pid, (*CANCELLABLE, *RETRYABLE))
-        cancel_text = f"process {pid} was already {proc.get('status')}"
-        changes: list[Change] = []
-        if proc.get("status") in CANCELLABLE:
-            result = await cancel_and_watch(api, pid, False, params.force_after, ctx.poll_interval)
-            if not result.ok:
-                return Outcome(
-                    False, f"{result.message}; not resubmitted", details={"how": result.how}
-                )
-            cancel_text = result.message
-            changes.append(Change(f"process {pid}", "status", proc.get("status"), "Cancelled"))
-        # type and input as the API has them now, which is what the runbook's step 3 reads
-        ptype = str(proc.get("processType") or plan.state["process_type"])
-        payload = proc.get("input", plan.state.get("input"))
-        new_id = (await api.create(ptype, payload))["processId"]
-        changes.append(Change("processes", f"new {ptype}", None, new_id))
-        return Outcome(
-            ok=True,
-            message=f"{cancel_text}; started {ptype} {new_id} with the same input",
-            changes=changes,
-            details={"process_id": pid, "new_process_id": new_id, "input": payload},
         )
 
 

@@ -1,7 +1,8 @@
 """One alert's life cycle, as two lists of stages (read them in ``__init__``)::
 
-    firing:   lease → open/dedup → match → probes → classify → notify → start auto
-    resolved: lease → close → notify
+    firing:   find → lease → open/dedup → join variant → match → probes → classify
+              → notify → start auto
+    resolved: find → lease → resolve variant → close → notify
 
 Each stage (:mod:`bot.alerts.stages`) is keyed by the incident (fingerprint +
 startsAt) and records that it ran, so a redelivered or re-sent notification finds
@@ -31,6 +32,7 @@ from bot.alerts.stages import (
     OpenIncident,
     StartAuto,
 )
+from bot.alerts.variants import FindIncident, JoinVariant, ResolveVariant
 from bot.audit import AuditLog
 from bot.metrics import Metrics
 from bot.models import Alert, Incident, IncidentStatus, Notifier
@@ -102,14 +104,18 @@ class Pipeline:
             config.rule_eval_budget,
         )
         self.firing: list[AlertStage] = [
+            FindIncident(book),  # its own, or the open one of its warning/critical variant
             Lease(book),
             OpenIncident(book, rules),
+            JoinVariant(book, notifier, actions, adapters),
             self.diagnose,  # match → probes → classify
             NotifyDiagnosed(book, notifier),
             StartAuto(book, lambda: self.on_diagnosed),
         ]
         self.resolved: list[AlertStage] = [
+            FindIncident(book),
             Lease(book),
+            ResolveVariant(book),  # open while another variant fires
             CloseIncident(book, audit),
             NotifyResolved(book, notifier),
         ]

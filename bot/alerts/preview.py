@@ -51,7 +51,7 @@ async def _preview(
     except ValidationError:
         return
     # no store: a preview must leave nothing behind
-    ctx = ActionContext(adapters, incident.id, dict(incident.labels), "preview", True, Limits())
+    ctx = ActionContext(adapters, incident.id, incident.shared_labels, "preview", True, Limits())
     try:
         plan = await impl.plan(params, ctx)
     except Exception as exc:  # not plannable now (target not set up, refused…)

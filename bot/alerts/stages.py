@@ -51,6 +51,12 @@ class AlertWork:
     busy: bool = False  # another worker holds the incident: it comes back later
     incident: Incident | None = None
     after: list[Callable[[], None]] = field(default_factory=list)  # once the lease is gone
+    # the incident this alert belongs to: its own, or the one a variant of it opened
+    # (same labels but ``severity``; see :mod:`bot.alerts.variants`)
+    incident_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.incident_id = self.incident_id or self.alert.incident_id
 
 
 class AlertStage(Protocol):
@@ -67,7 +73,7 @@ class Lease:
         # One owner per alert, not per process: the store's locks are re-entrant
         # for their owner, and the workers of one process share this pipeline.
         owner = f"{work.owner}/{uuid.uuid4().hex[:12]}"
-        lock = keys.incident_lock(work.alert.incident_id)
+        lock = keys.incident_lock(work.incident_id)
         held = await work.held.enter_async_context(
             leased(self.book.store, lock, owner, self.book.lease)
         )
@@ -76,7 +82,7 @@ class Lease:
         if held:
             work.held.enter_context(
                 structlog.contextvars.bound_contextvars(
-                    incident=a.incident_id, fingerprint=a.fingerprint, rule=""
+                    incident=work.incident_id, fingerprint=a.fingerprint, rule=""
                 )
             )
         return held
@@ -91,9 +97,10 @@ class OpenIncident:
 
     async def exec(self, work: AlertWork) -> bool:
         alert = work.alert
-        incident = await self.book.store.get_incident(alert.incident_id)
+        incident = await self.book.store.get_incident(work.incident_id)
         if incident is None:
             incident = Incident.from_alert(alert, work.external_url)
+            incident.id = work.incident_id
             rule = self.rules().match(alert.labels)
             incident.rule = rule.name if rule else None
             await self.book.save(incident)
@@ -258,9 +265,10 @@ class CloseIncident:
 
     async def exec(self, work: AlertWork) -> bool:
         alert = work.alert
-        incident = await self.book.store.get_incident(alert.incident_id)
+        incident = await self.book.store.get_incident(work.incident_id)
         if incident is None:
             incident = Incident.from_alert(alert, work.external_url)
+            incident.id = work.incident_id
             incident.status = IncidentStatus.RESOLVED
             incident.ends_at = alert.ends_at
             incident.resolved_before_firing = True

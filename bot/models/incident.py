@@ -196,7 +196,10 @@ class Incident(BaseModel):
     generator_url: str = ""
     external_url: str = ""
     rule: str | None = None
-    severity: str = ""
+    severity: str = ""  # the highest of its variants' (see ``variants``)
+    # every variant of the alert that joined it (same labels but severity): its alert
+    # key (fingerprint|startsAt) → still firing; empty while only the first one fired
+    variants: dict[str, bool] = Field(default_factory=dict)
     diagnosis: Diagnosis | None = None
     # ordered, each at most once (see :meth:`reached` / :meth:`mark`)
     notified: list[Milestone] = Field(default_factory=list)
@@ -230,6 +233,14 @@ class Incident(BaseModel):
     def mark(self, milestone: Milestone) -> None:
         if milestone not in self.notified:
             self.notified.append(milestone)
+
+    @property
+    def shared_labels(self) -> dict[str, str]:
+        """The labels every alert of this incident has: without ``severity`` once a
+        variant joined, so a silence built from them covers warning and critical."""
+        if not self.variants:
+            return dict(self.labels)
+        return {k: v for k, v in self.labels.items() if k != "severity"}
 
     @property
     def log_context(self) -> dict[str, str]:

@@ -283,7 +283,7 @@ class PlanIt:
         attempt.ctx = ActionContext(
             self.adapters,
             incident.id,
-            dict(incident.labels),
+            incident.shared_labels,
             attempt.who,
             attempt.dry_run,
             c.limits,

@@ -54,6 +54,11 @@ def action_once(incident_id: str, action: str, nonce: str) -> str:
     return f"action:once:{incident_id}:{action}:{nonce}"
 
 
+def incident_family(family: str) -> str:
+    """The incident the variants of one alert (labels but ``severity``) share."""
+    return f"incident:family:{family}"
+
+
 def queue_waits(entry_id: str) -> str:
     """How often a queue entry found its incident busy."""
     return f"queue:waits:{entry_id}"

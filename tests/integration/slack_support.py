@@ -47,6 +47,8 @@ actions:
     description: "delete pod honua-process-framework/redis-0 and wait for its replacement"
   restart-app:
     kubernetes.rollout_restart: {name: honua-process-framework}
+prevention:
+  - "Redis Health: Monitor Redis availability and connection pool"
 """
 
 _keys = itertools.count(1)

@@ -186,6 +186,45 @@ async def test_resubmit_of_a_failed_process_only_starts_the_new_one(
     assert (pid, False) not in honua_sim.sim.cancel_requests
 
 
+async def test_resubmit_never_forces_a_process_hanging_in_cancelling(
+    ctx: ActionContext, api: httpx.AsyncClient, honua_sim: RunningSim
+) -> None:
+    (await api.post("/_sim/cancel", json={"hangs": True})).raise_for_status()
+    [pid] = await add(api)
+    plan, outcome = await run("processes.resubmit", {"process_id": pid, "cancel_wait": "0.4s"}, ctx)
+    assert "no force" in plan.summary
+    assert not outcome.ok and outcome.details["how"] == "still-cancelling"
+    assert (
+        "still Cancelling" in outcome.message
+        and "not resubmitted and not forced" in outcome.message
+    )
+    assert f"honua-bot emergency {pid}" in outcome.message
+    assert honua_sim.sim.cancel_requests == [(pid, False)]  # no force request was sent
+    assert await status(api, pid) == "Cancelling"
+    assert outcome.details["resubmitted"] is False and "new_process_id" not in outcome.details
+
+
+async def test_resubmit_waits_for_cleanup_of_what_it_created_while_cancelling(
+    ctx: ActionContext, api: httpx.AsyncClient, honua_sim: RunningSim
+) -> None:
+    [pid] = await add(api)
+    entry = actions.get("processes.resubmit")
+    assert entry is not None
+    params = entry.params_model.model_validate({"process_id": pid})
+    plan = await entry.impl.plan(params, ctx)  # nothing created yet: the plan passes
+    honua_sim.sim.processes[pid]["createdResources"].append("vpc-777")  # created since
+    outcome = await entry.impl.execute(params, ctx, plan)
+    assert await status(api, pid) == "Cancelled"
+    assert outcome.details["resubmitted"] is False and "new_process_id" not in outcome.details
+    assert "not resubmitted: it created vpc-777" in outcome.message
+    assert "mark process" in outcome.message and "cleaned up" in outcome.message
+    # cleaned up and marked: now the same button starts the new process
+    (await api.post(f"/api/processes/{pid}/mark-cleaned-up")).raise_for_status()
+    _, again = await run("processes.resubmit", {"process_id": pid}, ctx)
+    assert again.ok and again.details["resubmitted"] is True
+    assert again.message.startswith(f"process {pid} was already Cancelled; started")
+
+
 # -- processes.cancel_all ------------------------------------------------------------------------
 async def test_cancel_all_refuses_beyond_the_cap_and_cancels_exactly_the_filtered_set(
     ctx: ActionContext, api: httpx.AsyncClient, honua_sim: RunningSim

@@ -78,6 +78,10 @@ async def test_posted_once_updated_in_place_and_resolved_in_place(
         await wait_for(lambda: "Resolved" in header(message))
         assert header(message) == ":large_green_circle: P2 SlackTest · redis-connection — Resolved"
         assert not [b for b in message.blocks if b["type"] == "actions"]
+        [prevention] = [b for b in message.blocks if b.get("block_id") == "honua-prevention"]
+        assert prevention["text"]["text"].endswith(
+            "\n☐ Redis Health: Monitor Redis availability and connection pool"
+        )
         updates = fake.calls_to("chat.update")
         assert {(c.args["channel"], c.args["ts"]) for c in updates} == {
             (message.channel, message.ts)

@@ -158,6 +158,14 @@ async def test_hanging_cancel_escalates_to_force_after_force_after() -> None:
     assert "still Cancelling after 5s; force-cancelled" in result.message
 
 
+async def test_without_escalate_a_hanging_cancel_is_never_forced() -> None:
+    api = FakeApi(hangs=True)
+    result = await cancel_and_watch(api, "p", False, 5, 0, clock=lambda: api.clock, escalate=False)  # type: ignore[arg-type]
+    assert (result.ok, result.how, result.status) == (False, "still-cancelling", "Cancelling")
+    assert api.calls == [("cancel", False)]
+    assert "still Cancelling" in result.message and "after a graceful cancel" in result.message
+
+
 async def test_force_that_does_not_take_is_reported_not_ok() -> None:
     api = FakeApi(hangs=True)
 
@@ -220,7 +228,7 @@ def test_types_params_and_destructive_flags_are_the_contract() -> None:
     expected = {
         "processes.cancel": ({"process_id", "force", "force_after", "reason"}, True),
         "processes.retry": ({"process_id", "from_current_step"}, False),
-        "processes.resubmit": ({"process_id", "force_after"}, True),
+        "processes.resubmit": ({"process_id", "cancel_wait"}, True),
         "processes.cancel_all": ({"status", "process_type", "older_than", "force"}, True),
         "processes.mark_cleaned": ({"process_id"}, False),
         "alertmanager.silence": ({"duration", "comment"}, False),

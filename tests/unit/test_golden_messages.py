@@ -5,17 +5,30 @@ dumps raw ``key=value`` results into its text."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from bot.cli.cases import Case
+from bot.cli.explain import read_alerts
+from bot.models import IncidentStatus
+from bot.notify.slack.render import button_specs, lifecycle, render_incident
 from bot.rules import RuleSet
 from tests.fakes.slack_api import _check_blocks
-from tests.message_support import CASES, REPO, case_named, message_for, ruleset
+from tests.message_support import (
+    CASES,
+    REPO,
+    RUNBOOK_BASE,
+    case_named,
+    diagnose_case,
+    message_for,
+    ruleset,
+)
 
 GOLDEN = REPO / "tests" / "golden"
 MAIN = [
@@ -97,3 +110,49 @@ def test_the_raw_dump_check_catches_what_the_old_message_showed() -> None:
     assert RAW.search(CODE_OR_LINK.sub("", old))
     assert RAW.search("ping_ms=18.55 used_memory=1457120")
     assert not RAW.search(CODE_OR_LINK.sub("", "Failure rate 14.0 % (alert at 10 %) `a=b`"))
+
+
+def _resolved_message(rules: RuleSet, runbook: int, name: str) -> dict[str, Any]:
+    incident, _ = diagnose_case(rules, case_named(runbook, name))
+    incident.status = IncidentStatus.RESOLVED
+    incident.ends_at = datetime(2026, 11, 29, 3, 40, tzinfo=UTC)
+    lc = lifecycle(incident)
+    refs = {s.key: f"ref-{i:02d}-pinned" for i, s in enumerate(button_specs(incident, lc))}
+    message = render_incident(incident, lc, refs, runbook_base=RUNBOOK_BASE)
+    assert _check_blocks(message.blocks) == ""
+    return {"text": message.text, "blocks": message.blocks}
+
+
+def test_resolved_message_carries_the_runbooks_prevention_as_a_checklist(
+    rules: RuleSet,
+) -> None:
+    got = _resolved_message(rules, 2, "stuck")
+    path = GOLDEN / "runbook2-stuck-resolved.json"
+    if os.environ.get("HONUA_UPDATE_GOLDEN") == "1":
+        path.write_text(json.dumps(got, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert got == json.loads(path.read_text(encoding="utf-8")), f"{path} differs"
+    [block] = [b for b in got["blocks"] if b.get("block_id") == "honua-prevention"]
+    lines = block["text"]["text"].splitlines()
+    assert "Prevention" in lines[0]
+    # the runbook's five items for Runbook 2, each a box to tick, in the runbook's order
+    assert lines[1:] == [
+        "☐ Tune Timeouts: Set realistic timeouts based on P95 duration",
+        "☐ Progress Reporting: Ensure all steps report progress regularly",
+        "☐ LLM Streaming: Use streaming for long LLM responses",
+        "☐ Step Checkpointing: Break long operations into smaller steps",
+        "☐ Monitoring: Alert on processes approaching timeout threshold",
+    ]
+
+
+@pytest.mark.parametrize(("runbook", "name"), MAIN, ids=[f"runbook{r}-{n}" for r, n in MAIN])
+def test_prevention_shows_once_resolved_and_not_before(
+    rules: RuleSet, runbook: int, name: str
+) -> None:
+    open_ids = [b.get("block_id") for b in message_for(rules, case_named(runbook, name)).blocks]
+    assert "honua-prevention" not in open_ids  # while it burns, the checklist is noise
+    resolved = _resolved_message(rules, runbook, name)
+    [block] = [b for b in resolved["blocks"] if b.get("block_id") == "honua-prevention"]
+    rule = rules.match(read_alerts(case_named(runbook, name).alert)[0].labels)
+    assert rule is not None and rule.prevention
+    for item in rule.prevention:
+        assert f"☐ {item}" in html.unescape(block["text"]["text"])  # Slack's &lt; &gt; &amp;

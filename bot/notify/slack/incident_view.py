@@ -1,6 +1,7 @@
 """The living message of one incident: a header with the rule's P-level, the
 headline with the numbers, the facts as the rule displays them, why this
-scenario (and not an earlier one), labelled buttons, and links.
+scenario (and not an earlier one), labelled buttons, and links; once resolved,
+the runbook's Prevention items as a checklist.
 
 Raw probe results never appear here: they are one click away (the *Details*
 button posts them in the thread; ``GET /incidents/{id}`` has them all).
@@ -223,6 +224,15 @@ def _steps(b: Budget, d: Diagnosis) -> None:
         b.add(ContextBlock(block_id="honua-shadow", elements=[md(b.text(text, CONTEXT_TEXT))]))
 
 
+def _prevention(b: Budget, d: Diagnosis) -> None:
+    """Resolved: the runbook's Prevention items, as a checklist to take to the follow-up."""
+    if not d.prevention:
+        return
+    items = "\n".join(f"☐ {esc(p)}" for p in d.prevention)
+    text = ":seedling: *Prevention* (the runbook's, so it does not happen again)\n" + items
+    b.add(SectionBlock(block_id="honua-prevention", text=md(b.text(text, SECTION_TEXT))))
+
+
 def _buttons(b: Budget, incident: Incident, lc: Lifecycle, refs: Mapping[str, str]) -> None:
     d = incident.diagnosis
     specs = button_specs(incident, lc)
@@ -303,6 +313,8 @@ def render_incident(
         _why(b, d)
         _problems(b, d)
         _steps(b, d)
+        if lc.state is State.RESOLVED:
+            _prevention(b, d)
     _run(b, incident)
     _buttons(b, incident, lc, refs)
     _links(b, incident)

@@ -24,27 +24,24 @@ from aiohttp import web
 from bot.logs import get_logger
 
 log = get_logger("web")
-_BUSY_BODY = json.dumps(
-    {"status": "error", "error": "too many connections; retry shortly"}
-).encode()
-_BUSY = (
-    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: "
-    + str(len(_BUSY_BODY)).encode()
-    + b"\r\n\r\n"
-    + _BUSY_BODY
+
+
+def _raw_json_response(status: str, error: str, extra_headers: bytes = b"") -> bytes:
+    """A whole HTTP/1.1 response written straight to a transport that aiohttp never saw."""
+    body = json.dumps({"status": "error", "error": error}).encode()
+    return (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n".encode()
+        + extra_headers
+        + f"Connection: close\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+_BUSY = _raw_json_response(
+    "503 Service Unavailable", "too many connections; retry shortly", b"Retry-After: 1\r\n"
 )
 EXHAUSTION_LOG_EVERY = 60.0  # seconds between "out of file descriptors" lines
-_SLOW_HEAD_BODY = json.dumps(
-    {"status": "error", "error": "request headers not received in time"}
-).encode()
-_SLOW_HEAD = (
-    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\n"
-    b"Connection: close\r\nContent-Length: "
-    + str(len(_SLOW_HEAD_BODY)).encode()
-    + b"\r\n\r\n"
-    + _SLOW_HEAD_BODY
-)
+_SLOW_HEAD = _raw_json_response("408 Request Timeout", "request headers not received in time")
 
 
 class _Refuse(asyncio.Protocol):

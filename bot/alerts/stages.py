@@ -211,8 +211,13 @@ class Diagnose:
         self.metrics.probe_seconds.labels(probe, outcome).observe(seconds)
 
 
-class NotifyDiagnosed:
-    """Show the diagnosis, once per incident."""
+class NotifyOnce:
+    """Tell the notifier ``event`` once per incident (``milestone`` records it),
+    and only after ``shown_after`` when that is set."""
+
+    event: Event
+    milestone: Milestone
+    shown_after: Milestone | None = None
 
     def __init__(self, book: IncidentBook, notifier: Notifier) -> None:
         self.book = book
@@ -221,11 +226,19 @@ class NotifyDiagnosed:
     async def exec(self, work: AlertWork) -> bool:
         incident = work.incident
         assert incident is not None
-        if not incident.reached(Milestone.DIAGNOSED):
-            await self.notifier.notify(incident, Event.DIAGNOSED)
-            incident.mark(Milestone.DIAGNOSED)
+        due = self.shown_after is None or incident.reached(self.shown_after)
+        if due and not incident.reached(self.milestone):
+            await self.notifier.notify(incident, self.event)
+            incident.mark(self.milestone)
             await self.book.save(incident)
         return True
+
+
+class NotifyDiagnosed(NotifyOnce):
+    """Show the diagnosis, once per incident."""
+
+    event = Event.DIAGNOSED
+    milestone = Milestone.DIAGNOSED
 
 
 AutoStart = Callable[[Incident], None]  # start its mode: auto actions in the background
@@ -295,18 +308,9 @@ class CloseIncident:
         return True
 
 
-class NotifyResolved:
+class NotifyResolved(NotifyOnce):
     """Say it is resolved, once, and only where the diagnosis was shown."""
 
-    def __init__(self, book: IncidentBook, notifier: Notifier) -> None:
-        self.book = book
-        self.notifier = notifier
-
-    async def exec(self, work: AlertWork) -> bool:
-        incident = work.incident
-        assert incident is not None
-        if not incident.reached(Milestone.RESOLVED) and incident.reached(Milestone.DIAGNOSED):
-            await self.notifier.notify(incident, Event.RESOLVED)
-            incident.mark(Milestone.RESOLVED)
-            await self.book.save(incident)
-        return True
+    event = Event.RESOLVED
+    milestone = Milestone.RESOLVED
+    shown_after = Milestone.DIAGNOSED

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import os
 import re
+import signal
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -105,8 +107,14 @@ async def pending_of(r: aioredis.Redis, pid: int) -> int:
     )
 
 
-async def _holding(r: aioredis.Redis, pid: int) -> bool:
-    return await pending_of(r, pid) > 0
+async def _frozen_holding(r: aioredis.Redis, pid: int) -> bool:
+    """Freeze the process and look: True leaves it frozen with entries in hand
+    (it cannot ack them before the SIGKILL); False lets it run on."""
+    os.kill(pid, signal.SIGSTOP)
+    if await pending_of(r, pid) > 0:
+        return True
+    os.kill(pid, signal.SIGCONT)
+    return False
 
 
 async def post_round_robin(
@@ -138,10 +146,13 @@ async def post_round_robin(
                         accepted += 1
                         if accepted == kill_after:
                             # kill it while it holds work (under load its workers can
-                            # be momentarily idle): poll until it has entries in hand
+                            # be momentarily idle, and an unfrozen one may ack between
+                            # a look and the kill): poll, frozen, until it has entries
                             pid = replicas[0].proc.pid
                             await wait_for(
-                                functools.partial(_holding, r, pid), timeout=15, interval=0.005
+                                functools.partial(_frozen_holding, r, pid),
+                                timeout=15,
+                                interval=0.005,
                             )
                             replicas[0].kill()
                             killed_pending.set_result(await pending_of(r, replicas[0].proc.pid))

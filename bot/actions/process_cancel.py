@@ -147,8 +147,11 @@ async def cancel_and_watch(
         await api.cancel(pid, force=force)
     except ProcessConflict as exc:
         raise Refused("conflict", f"process {pid} can no longer be cancelled: {exc}") from exc
-    deadline = started + (FORCE_CONFIRM_SECONDS if force else force_after)
-    while True:
+    last_status = ""
+
+    async def final() -> CancelResult | None:
+        """The result once the process reached a final state; None while it has not."""
+        nonlocal last_status
         try:
             status = str((await api.get_process(pid)).get("status"))
         except ProcessNotFound:
@@ -156,7 +159,7 @@ async def cancel_and_watch(
             return CancelResult(
                 True, "gone", "", took, f"process {pid} is gone after {human_seconds(took)}"
             )
-        took = clock() - started
+        took, last_status = clock() - started, status
         if status == "Cancelled":
             how = "graceful" if not escalated else ("force" if force else "escalated")
             return CancelResult(
@@ -170,31 +173,39 @@ async def cancel_and_watch(
                 took,
                 f"process {pid} ended {status} before the cancel took effect ({human_seconds(took)})",
             )
-        if clock() >= deadline:
-            if not escalated and not escalate:
-                return CancelResult(
-                    False,
-                    "still-cancelling",
-                    status,
-                    took,
-                    f"process {pid} is still {status} {human_seconds(took)} after a graceful cancel",
-                )
-            if escalated:
-                return CancelResult(
-                    False,
-                    "stuck",
-                    status,
-                    took,
-                    f"process {pid} is still {status} {human_seconds(took)} after a force cancel",
-                )
-            escalated = True
-            deadline = clock() + FORCE_CONFIRM_SECONDS
-            try:
-                await api.cancel(pid, force=True)
-            except ProcessConflict:
-                pass  # it reached a final state meanwhile: the next read says which
-            continue
-        await asyncio.sleep(poll)
+        return None
+
+    # phase one: the cancel asked for (graceful, or force when forced from the start)
+    result = await poll_until(final, FORCE_CONFIRM_SECONDS if force else force_after, poll, clock)
+    if result is not None:
+        return result
+    if not escalated and not escalate:
+        took = clock() - started
+        return CancelResult(
+            False,
+            "still-cancelling",
+            last_status,
+            took,
+            f"process {pid} is still {last_status} {human_seconds(took)} after a graceful cancel",
+        )
+    if not escalated:
+        # phase two: the runbook's escalation, ``/cancel?force=true``
+        escalated = True
+        try:
+            await api.cancel(pid, force=True)
+        except ProcessConflict:
+            pass  # it reached a final state meanwhile: the next read says which
+        result = await poll_until(final, FORCE_CONFIRM_SECONDS, poll, clock)
+        if result is not None:
+            return result
+    took = clock() - started
+    return CancelResult(
+        False,
+        "stuck",
+        last_status,
+        took,
+        f"process {pid} is still {last_status} {human_seconds(took)} after a force cancel",
+    )
 
 
 def _cancelled_text(pid: str, how: str, took: float, force_after: float) -> str:

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from bot.actions.base import Action, ActionContext, ActionParams, Change, Outcome, Plan
 from bot.actions.common import dry_run_outcome, human_seconds
+from bot.polling import poll_until
 from bot.registry import actions
 from bot.rules.durations import Duration
 
@@ -76,24 +77,26 @@ class BackgroundSave(Action[BgSave]):
         before = await redis.lastsave()
         began = loop.time()
         started = await redis.bgsave()
-        while True:
-            # one INFO snapshot for both: a LASTSAVE read before it could predate a
-            # save that ended in between, reported as "finished" with a stale time
-            persistence = await redis.persistence()
-            lastsave = persistence.rdb_last_save_time
-            took = loop.time() - began
-            if save_finished(before, lastsave, persistence.rdb_bgsave_in_progress):
-                break
-            if took >= params.wait:
-                return Outcome(
-                    ok=False,
-                    message=(
-                        f"BGSAVE on {redis.where} still running after {human_seconds(params.wait)}"
-                        f" (last save {_at(lastsave)})"
-                    ),
-                    details={"last_save": lastsave, "timed_out": True},
-                )
-            await asyncio.sleep(ctx.poll_interval)
+        # one INFO snapshot for both: a LASTSAVE read before it could predate a save
+        # that ended in between, reported as "finished" with a stale time
+        persistence = await poll_until(
+            redis.persistence,
+            params.wait,
+            ctx.poll_interval,
+            clock=loop.time,
+            done=lambda p: save_finished(before, p.rdb_last_save_time, p.rdb_bgsave_in_progress),
+        )
+        lastsave = persistence.rdb_last_save_time
+        took = loop.time() - began
+        if not save_finished(before, lastsave, persistence.rdb_bgsave_in_progress):
+            return Outcome(
+                ok=False,
+                message=(
+                    f"BGSAVE on {redis.where} still running after {human_seconds(params.wait)}"
+                    f" (last save {_at(lastsave)})"
+                ),
+                details={"last_save": lastsave, "timed_out": True},
+            )
         ok = persistence.rdb_last_bgsave_status == "ok"
         details = {
             "last_save_before": before,

@@ -45,6 +45,7 @@ from bot.notify.slack.render import (
     render_status,
 )
 from bot.notify.slack.state import ButtonRef
+from bot.polling import until_true
 from bot.remediation.requests import Actor, Decision, IncidentRequests, Verdict
 from bot.store import Store, keys
 
@@ -141,19 +142,19 @@ class SlackApp:
             self._socket_task = asyncio.create_task(self._connect())
 
     async def _connect(self) -> None:
-        assert self._socket is not None
-        delay = 1.0
-        while True:
+        socket = self._socket
+        assert socket is not None
+
+        async def connected() -> bool:
             try:
-                await self._socket.connect_async()
-                log.info("slack socket mode connected")
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
+                await socket.connect_async()
+            except Exception as exc:  # CancelledError is not an Exception: it stops the retries
                 log.warning("slack socket mode connection failed; retrying", error=str(exc))
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
+                return False
+            log.info("slack socket mode connected")
+            return True
+
+        await until_true(connected)
 
     async def aclose(self) -> None:
         await self.identity.aclose()

@@ -17,6 +17,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.logs import get_logger
+from bot.polling import until_true
 
 log = get_logger("slack")
 
@@ -44,10 +45,7 @@ class BotIdentity:
             self._task = asyncio.create_task(self._until_known())
 
     async def _until_known(self) -> None:
-        delay = 1.0
-        while not await self.refresh():
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.max_delay)
+        await until_true(self.refresh, max_delay=self.max_delay)
 
     async def aclose(self) -> None:
         if self._task is not None:

@@ -40,6 +40,7 @@ from bot.notify.slack.sender import ChannelSender, Pacer
 from bot.notify.slack.state import MessageRef, SlackState
 from bot.notify.slack.storms import StormBook
 from bot.notify.slack.verification import show_verification
+from bot.polling import poll_until
 from bot.store import MemoryStore, Store, keys
 
 log = get_logger("slack")
@@ -164,12 +165,8 @@ class SlackNotifier:
         task.add_done_callback(self._graphs_waiting.discard)
 
     async def _graph_after_post(self, incident: Incident) -> None:
-        deadline = asyncio.get_running_loop().time() + GRAPH_WAIT
-        while await self.state.message(incident.id) is None:
-            if asyncio.get_running_loop().time() > deadline:
-                return
-            await asyncio.sleep(0.2)
-        if self.graphs is not None:
+        posted = await poll_until(lambda: self.state.message(incident.id), GRAPH_WAIT, 0.2)
+        if posted is not None and self.graphs is not None:
             self.graphs.schedule(incident)
 
     async def settled(self) -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from bot import quantity
 from bot.rules.templates import render
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -157,36 +158,16 @@ def scale_refusal(before: int, after: int, max_change: int, max_replicas: int) -
 
 # --- quantities ------------------------------------------------------------------
 
-_QUANTITY = re.compile(r"^([0-9]+(?:\.[0-9]+)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _FACTOR = re.compile(r"^[x*]\s*([0-9]+(?:\.[0-9]+)?)$")
-_SUFFIX = {
-    None: Decimal(1),
-    "m": Decimal("0.001"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
-_BINARY = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
 
 
 def parse_quantity(text: str) -> Decimal:
-    """``"2Gi"`` → bytes, ``"500m"`` → 0.5 (the forms Kubernetes writes)."""
-    m = _QUANTITY.match(str(text).strip())
-    if not m:
-        raise PlanError(f"{text!r} is not a Kubernetes quantity (e.g. 512Mi, 2Gi, 500m, 2)")
+    """``"2Gi"`` → bytes, ``"500m"`` → 0.5 (the forms Kubernetes writes); PlanError
+    when it is not one."""
     try:
-        return Decimal(m.group(1)) * _SUFFIX[m.group(2)]
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only numbers
-        raise PlanError(f"{text!r} is not a Kubernetes quantity") from exc
+        return quantity.parse_quantity(text)
+    except quantity.QuantityError as exc:
+        raise PlanError(str(exc)) from exc
 
 
 def parse_factor(text: str) -> Decimal | None:
@@ -216,8 +197,8 @@ def format_quantity(value: Decimal, resource: str) -> str:
         milli = (value * 1000).to_integral_value(rounding=ROUND_CEILING)
         return f"{int(milli)}m"
     whole = int(value.to_integral_value(rounding=ROUND_CEILING))
-    for suffix in _BINARY:
-        unit = int(_SUFFIX[suffix])
+    for suffix in quantity.BINARY_SUFFIXES:
+        unit = int(quantity.SUFFIX_FACTORS[suffix])
         if whole >= unit and whole % unit == 0:
             return f"{whole // unit}{suffix}"
     return str(whole)

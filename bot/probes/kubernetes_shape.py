@@ -11,6 +11,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from bot.quantity import quantity_bytes
+
 REVISION = "deployment.kubernetes.io/revision"
 # reasons a human acts on, in the order the runbooks name them
 PROBLEM_REASONS = (
@@ -220,27 +222,6 @@ def read_path(document: Any, path: str) -> tuple[bool, Any]:
         else:
             return False, None
     return True, node
-
-
-_UNITS = {
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "K": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-}
-
-
-def quantity_bytes(q: str | None) -> int | None:
-    if not q:
-        return None
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]i?)?", q)
-    if not m:
-        return None
-    return int(float(m[1]) * _UNITS.get(m[2] or "", 1))
 
 
 def pvc_status(pvc: dict[str, Any]) -> dict[str, Any]:

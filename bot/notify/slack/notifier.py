@@ -222,7 +222,7 @@ class SlackNotifier:
         return True
 
     def _current(self) -> Outbox:
-        return self.local_outbox if getattr(self.store, "degraded", False) else self.outbox
+        return self.local_outbox if self.store.degraded else self.outbox
 
     # recording -------------------------------------------------------------------------
     async def _show(

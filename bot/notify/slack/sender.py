@@ -158,7 +158,7 @@ class ChannelSender:
         try:
             if self.flushes_storms and await self._flush_storm_if_due():
                 return True
-            degraded = bool(getattr(self.store, "degraded", False))
+            degraded = self.store.degraded
             if degraded != self._degraded:
                 # the store fell back to memory, or came back: the cursor read now is
                 # the one that counts (work recorded meanwhile went to the local outbox)

@@ -347,10 +347,10 @@ def test_config_values_reach_the_bot_and_changes_roll_the_pods(
     }
     objects = render({"config": config})
     settings = rendered_settings(objects, tmp_path)
-    assert settings.prometheus_url == "http://prometheus:9090"
-    assert settings.slack_channel_by_severity == {"P1": "#paging"}
-    assert settings.slack_allowed_groups == ["sre"]
-    assert settings.workers == 8
+    assert settings.targets.prometheus_url == "http://prometheus:9090"
+    assert settings.slack.channel_by_severity == {"P1": "#paging"}
+    assert settings.slack.allowed_groups == ["sre"]
+    assert settings.queue.workers == 8
     checksum = "checksum/config"
     before = one(render(), "Deployment")["spec"]["template"]["metadata"]["annotations"][checksum]
     after = one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"][checksum]

@@ -277,7 +277,7 @@ def test_sigterm_drains_within_the_grace_period(render: Render, tmp_path: Path) 
     assert pod["terminationGracePeriodSeconds"] == 35
     assert container(objects)["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     settings = rendered_settings(objects, tmp_path)
-    assert settings.shutdown_grace_seconds == 35 - 5 - 10
+    assert settings.queue.shutdown_grace_seconds == 35 - 5 - 10
 
 
 def test_a_drain_longer_than_the_grace_period_is_refused(render: Render) -> None:

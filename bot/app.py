@@ -54,30 +54,36 @@ class Service:
     ) -> None:
         load_builtins()
         for secret in (
-            settings.webhook_token,
-            settings.redis_url,
-            settings.target_redis_url,
-            settings.postgres_dsn,
-            settings.admin_token,
+            settings.http.webhook_token,
+            settings.store.redis_url,
+            settings.targets.redis_url,
+            settings.targets.postgres_dsn,
+            settings.http.admin_token,
         ):
             register_secret(secret.get_secret_value() if secret else None)
         for url in (
-            settings.prometheus_url,
-            settings.process_api_url,
-            settings.alertmanager_url,
-            settings.slack_api_url,
+            settings.targets.prometheus_url,
+            settings.targets.process_api_url,
+            settings.targets.alertmanager_url,
+            settings.slack.api_url,
             *(
                 secret.get_secret_value() if secret else None
-                for secret in (settings.redis_url, settings.target_redis_url, settings.postgres_dsn)
+                for secret in (
+                    settings.store.redis_url,
+                    settings.targets.redis_url,
+                    settings.targets.postgres_dsn,
+                )
             ),
         ):
             register_url_credentials(url)
         s = self.settings = settings
         self.metrics = Metrics()
         self.metrics.known_actions([entry.name for entry in actions])
-        redis_url = s.redis_url.get_secret_value() if s.redis_url else None
-        self.store = store or build_store(redis_url, s.memory_queue_size, s.redis_check_interval)
-        self.adapters = Adapters.from_settings(s)
+        redis_url = s.store.redis_url.get_secret_value() if s.store.redis_url else None
+        self.store = store or build_store(
+            redis_url, s.queue.memory_queue_size, s.store.redis_check_interval
+        )
+        self.adapters = Adapters.from_settings(s.targets)
         self.alertmanager = self.adapters.alertmanager_client
         self.rulebook = Rulebook(s.resolved_rules_dir(), probes, actions, self.metrics)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
@@ -86,11 +92,16 @@ class Service:
         base: Notifier = notifier or (ConsoleNotifier() if s.console_notifier else FanOut([]))
         errors = self.metrics.slack_errors
         self.slack: SlackIntegration | None = None
-        if s.slack_bot_token:
+        if s.slack.bot_token:
             from bot.notify.slack import SlackIntegration
 
             self.slack = SlackIntegration(
-                s, self.store, self.rulebook, on_failure=lambda m: errors.labels(m).inc()
+                s.slack,
+                self.store,
+                self.rulebook,
+                on_failure=lambda m: errors.labels(m).inc(),
+                ttl=s.store.open_incident_ttl_seconds,
+                prometheus_url=s.targets.prometheus_url,
             )
         self.notifier: Notifier = (
             FanOut([base, self.slack.notifier]) if self.slack is not None else base
@@ -99,19 +110,19 @@ class Service:
             "cli": CliAuthorizer(
                 [
                     name
-                    for name, p in s.slack_action_permissions.items()
+                    for name, p in s.slack.action_permissions.items()
                     if p.users or p.groups or p.channels
                 ],
-                s.slack_role_groups,
+                s.slack.role_groups,
             )
         }
         if self.slack is not None:
             authorizers["slack"] = self.slack.action_authorizer
 
         config = PipelineConfig(
-            s.probe_timeout,
-            s.incident_ttl_seconds,
-            s.open_incident_ttl_seconds,
+            s.targets.probe_timeout,
+            s.store.incident_ttl_seconds,
+            s.store.open_incident_ttl_seconds,
             rule_eval_budget=s.rule_eval_budget_seconds,
         )
         book = IncidentBook(
@@ -124,7 +135,7 @@ class Service:
             IncidentDesk(book, self.rulebook, self.notifier, self.metrics),
             actions,
             self.adapters,
-            runner_config(s),
+            runner_config(s.remediation),
             self.consumer,
             authorizers,
         )
@@ -153,19 +164,18 @@ class Service:
                 self.pipeline,
                 self.metrics,
                 self.consumer,
-                s.claim_idle_seconds,
-                s.max_deliveries,
+                s.queue.claim_idle_seconds,
+                s.queue.max_deliveries,
             )
-            for _ in range(s.workers)
+            for _ in range(s.queue.workers)
         ]
         self.stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def token(self) -> str | None:
-        return (
-            self.settings.webhook_token.get_secret_value() if self.settings.webhook_token else None
-        )
+        token = self.settings.http.webhook_token
+        return token.get_secret_value() if token else None
 
     @property
     def degraded_reasons(self) -> list[str]:
@@ -197,7 +207,7 @@ class Service:
             log.warning("could not check for interrupted actions", error=str(exc))
         # every worker reclaims (a stuck one must not stall recovery), often enough
         # for the configured idle time, at jittered moments
-        reclaim_every = max(0.2, min(5.0, self.settings.claim_idle_seconds / 4))
+        reclaim_every = max(0.2, min(5.0, self.settings.queue.claim_idle_seconds / 4))
         self._tasks = [
             asyncio.create_task(w.run(self.stopping, reclaim_every)) for w in self.workers
         ]
@@ -215,7 +225,7 @@ class Service:
 
     async def _adopt_handed_off(self) -> None:
         """Follow the verifications `act --no-wait` handed over (bot/remediation/handoff.py)."""
-        every = max(1.0, min(self.settings.verify_interval_seconds, 5.0))
+        every = max(1.0, min(self.settings.remediation.verify_interval_seconds, 5.0))
         while not self.stopping.is_set():
             try:
                 await handoff.adopt(self.engine)

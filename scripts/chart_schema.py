@@ -3,7 +3,7 @@
 Three parts of the schema follow other sources, so they are generated, never
 edited by hand (tests/unit/test_chart_sources.py fails when they are stale):
 
-- ``config``: every setting of ``bot.config.Settings`` except the secrets and the
+- ``config``: every setting of ``bot.config.Settings``, by its flat name, except the secrets and the
   ones the chart sets itself, with the types and bounds pydantic declares;
 - ``secrets``: one Secret reference per secret setting (``SecretStr``), named in
   camelCase (``slack_bot_token`` → ``slackBotToken``; the chart turns it back
@@ -58,9 +58,11 @@ def _is_secret(prop: dict[str, Any]) -> bool:
 
 
 def settings_schema() -> dict[str, Any]:
+    """The settings by their public, flat names (the config file's keys)."""
     from bot.config import Settings
+    from bot.settings_names import flat_model
 
-    return Settings.model_json_schema()
+    return flat_model(Settings).model_json_schema()
 
 
 def secret_settings(schema: dict[str, Any]) -> list[str]:

@@ -20,7 +20,7 @@ from bot.adapters.status_page import StatusPageClient
 from bot.adapters.target_redis import TargetRedisClient
 
 if TYPE_CHECKING:
-    from bot.config import Settings
+    from bot.config import TargetSettings
 
 
 def io_timeout(probe_timeout: float) -> float:
@@ -40,34 +40,34 @@ class Adapters:
     alertmanager_client: AlertmanagerClient | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Adapters:
-        timeout = io_timeout(settings.probe_timeout)
+    def from_settings(cls, targets: TargetSettings) -> Adapters:
+        timeout = io_timeout(targets.probe_timeout)
         return cls(
-            prometheus_client=PrometheusClient(settings.prometheus_url)
-            if settings.prometheus_url
+            prometheus_client=PrometheusClient(targets.prometheus_url)
+            if targets.prometheus_url
             else None,
-            process_api_client=ProcessApiClient(settings.process_api_url)
-            if settings.process_api_url
+            process_api_client=ProcessApiClient(targets.process_api_url)
+            if targets.process_api_url
             else None,
             target_redis_client=TargetRedisClient(
-                settings.target_redis_url.get_secret_value(), timeout=timeout
+                targets.redis_url.get_secret_value(), timeout=timeout
             )
-            if settings.target_redis_url
+            if targets.redis_url
             else None,
             postgres_client=PostgresClient(
-                settings.postgres_dsn.get_secret_value(),
+                targets.postgres_dsn.get_secret_value(),
                 connect_timeout=timeout,
                 command_timeout=timeout,
             )
-            if settings.postgres_dsn
+            if targets.postgres_dsn
             else None,
             http_client=StatusPageClient(timeout=timeout),
             # unset kubeconfig and host: in-cluster config, tried on first use
             kubernetes_client=KubernetesClient(
-                settings.kubeconfig, settings.kubernetes_host, timeout=timeout
+                targets.kubeconfig, targets.kubernetes_host, timeout=timeout
             ),
-            alertmanager_client=AlertmanagerClient(settings.alertmanager_url)
-            if settings.alertmanager_url
+            alertmanager_client=AlertmanagerClient(targets.alertmanager_url)
+            if targets.alertmanager_url
             else None,
         )
 

@@ -106,7 +106,7 @@ def action_runs(alert: Alert, diagnosis: Diagnosis) -> list[dict[str, Any]]:
 async def explain(
     ruleset: RuleSet, alerts: list[Alert], recorded: dict[str, Any] | None, live: Settings | None
 ) -> dict[str, Any]:
-    adapters = Adapters.from_settings(live) if live else None
+    adapters = Adapters.from_settings(live.targets) if live else None
     report: dict[str, Any] = {"alerts": []}
     try:
         for alert in alerts:
@@ -132,7 +132,7 @@ async def explain(
             elif adapters is not None:
                 ctx = ProbeContext(adapters, alert.labels)
                 findings = await run_probes(
-                    rule, probes, ctx, live.probe_timeout if live else 5.0, variables
+                    rule, probes, ctx, live.targets.probe_timeout if live else 5.0, variables
                 )
             if findings is None:
                 item["scenario"] = None

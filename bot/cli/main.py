@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from bot import logs
 from bot.cli.parser import (
@@ -34,7 +35,7 @@ def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
         raise SystemExit(2)
     try:
         return load_settings(args.config, **overrides)
-    except (ValidationError, FileNotFoundError) as exc:
+    except (ValidationError, SettingsError, FileNotFoundError) as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
 
@@ -47,6 +48,7 @@ async def _serve(settings: Settings) -> None:
     from bot.web import create_app
     from bot.web_limits import CappedTCPSite, install_loop_exception_handler
 
+    http = settings.http
     service = Service(settings)
     app = create_app(service, start_service=False)
     await service.start()
@@ -60,19 +62,19 @@ async def _serve(settings: Settings) -> None:
         access_log=None,
         handle_signals=False,
         shutdown_timeout=5,
-        keepalive_timeout=settings.keepalive_timeout_seconds,
+        keepalive_timeout=http.keepalive_timeout_seconds,
     )
     await runner.setup()
     site = CappedTCPSite(
         runner,
-        settings.host,
-        settings.port,
+        http.host,
+        http.port,
         backlog=1024,
-        max_connections=settings.max_connections,
-        header_timeout=settings.header_timeout_seconds,
+        max_connections=http.max_connections,
+        header_timeout=http.header_timeout_seconds,
     )
     await site.start()
-    logs.get_logger("cli").info("listening", host=settings.host, port=settings.port)
+    logs.get_logger("cli").info("listening", host=http.host, port=http.port)
 
     loop = asyncio.get_running_loop()
     install_loop_exception_handler(loop)
@@ -88,7 +90,7 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, done.set)
     await done.wait()
-    grace = settings.shutdown_grace_seconds
+    grace = settings.queue.shutdown_grace_seconds
     logs.get_logger("cli").info("shutting down", grace_seconds=grace)
     # 1. stopping is set: /readyz answers 503 and POST /alerts 503 (Alertmanager
     #    retries another replica) while the listener stays up;
@@ -291,9 +293,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from bot.notify.console import render_incident
 
     settings = _settings(args)
-    url = args.url or f"http://{settings.host}:{settings.port}"
+    url = args.url or f"http://{settings.http.host}:{settings.http.port}"
     token = args.token or (
-        settings.webhook_token.get_secret_value() if settings.webhook_token else None
+        settings.http.webhook_token.get_secret_value() if settings.http.webhook_token else None
     )
     try:
         incident = run_demo(url, token, args.timeout)

@@ -63,7 +63,7 @@ async def _store_problem(service: Service) -> str | None:
 
 
 def _require_store(settings: Settings) -> bool:
-    if settings.redis_url is None:
+    if settings.store.redis_url is None:
         print(NO_SHARED_STORE, file=sys.stderr)
         return False
     return True

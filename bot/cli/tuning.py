@@ -31,11 +31,11 @@ async def _with_store(settings: Settings, work: Callable[[Store], Awaitable[T]])
     from bot.store import MemoryStore, RedisStore
 
     store: Store
-    if settings.redis_url is None:
+    if settings.store.redis_url is None:
         print(NO_SHARED_STORE, file=sys.stderr)
         store = MemoryStore()
     else:
-        store = RedisStore(settings.redis_url.get_secret_value())
+        store = RedisStore(settings.store.redis_url.get_secret_value())
     try:
         return await work(store)
     finally:

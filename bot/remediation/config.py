@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.actions.base import Limits
-from bot.config import Settings
+from bot.config import RemediationSettings
 from bot.models import Incident
 from bot.rules import templates
 from bot.safety.state import GateConfig
@@ -23,8 +23,8 @@ class RunnerConfig:
     poll_interval: float = 1.0
 
 
-def runner_config(settings: Settings) -> RunnerConfig:
-    s = settings
+def runner_config(remediation: RemediationSettings) -> RunnerConfig:
+    s = remediation
     return RunnerConfig(
         gates=GateConfig(
             paused=s.paused,

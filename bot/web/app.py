@@ -31,7 +31,7 @@ async def post_alerts(request: web.Request) -> web.Response:
     try:
         if service.stopping.is_set():
             raise IntakeError(503, "shutting_down", "shutting down; retry another replica")
-        settings = service.settings
+        settings = service.settings.http
         body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         message, _ = await accept(body, service.store)
     except IntakeError as exc:
@@ -115,7 +115,7 @@ async def metrics(request: web.Request) -> web.Response:
 def create_app(service: Service, start_service: bool = True) -> web.Application:
     # client_max_size makes aiohttp refuse an oversized body while reading it,
     # so a chunked upload without Content-Length is bounded too.
-    admin_token = service.settings.admin_token
+    admin_token = service.settings.http.admin_token
 
     def alert_refused(request: web.Request, reason: str) -> None:
         service.metrics.rejected.labels("unauthorized").inc()
@@ -142,7 +142,7 @@ def create_app(service: Service, start_service: bool = True) -> web.Application:
         ),
     ]
     app = web.Application(
-        client_max_size=service.settings.max_body_bytes,
+        client_max_size=service.settings.http.max_body_bytes,
         # json_errors outermost: whatever fails below answers JSON with an error id
         middlewares=[json_errors, bearer_middleware(guards)],
     )

@@ -277,7 +277,7 @@ def test_sigterm_drains_within_the_grace_period(render: Render, tmp_path: Path) 
     assert pod["terminationGracePeriodSeconds"] == 35
     assert container(objects)["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     settings = rendered_settings(objects, tmp_path)
-    assert settings.shutdown_grace_seconds == 35 - 5 - 10
+    assert settings.queue.shutdown_grace_seconds == 35 - 5 - 10
 
 
 def test_a_drain_longer_than_the_grace_period_is_refused(render: Render) -> None:
@@ -347,10 +347,10 @@ def test_config_values_reach_the_bot_and_changes_roll_the_pods(
     }
     objects = render({"config": config})
     settings = rendered_settings(objects, tmp_path)
-    assert settings.prometheus_url == "http://prometheus:9090"
-    assert settings.slack_channel_by_severity == {"P1": "#paging"}
-    assert settings.slack_allowed_groups == ["sre"]
-    assert settings.workers == 8
+    assert settings.targets.prometheus_url == "http://prometheus:9090"
+    assert settings.slack.channel_by_severity == {"P1": "#paging"}
+    assert settings.slack.allowed_groups == ["sre"]
+    assert settings.queue.workers == 8
     checksum = "checksum/config"
     before = one(render(), "Deployment")["spec"]["template"]["metadata"]["annotations"][checksum]
     after = one(objects, "Deployment")["spec"]["template"]["metadata"]["annotations"][checksum]

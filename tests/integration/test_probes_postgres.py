@@ -31,7 +31,7 @@ async def probe(adapters: Adapters, type_: str, params: dict[str, Any] | None = 
 
 @pytest.fixture
 async def pg(admin: asyncpg.Connection) -> AsyncIterator[Adapters]:
-    a = Adapters.from_settings(Settings(postgres_dsn=DSN))
+    a = Adapters.from_settings(Settings(postgres_dsn=DSN).targets)
     yield a
     await a.aclose()
 

@@ -242,7 +242,7 @@ async def test_not_configured_names_the_setting() -> None:
 async def test_connection_refused_names_host_port_never_the_password() -> None:
     port = free_port()
     settings = Settings(target_redis_url=f"redis://:s3cret-pw@127.0.0.1:{port}/0")
-    a = Adapters.from_settings(settings)
+    a = Adapters.from_settings(settings.targets)
     try:
         found = [
             await probe(a, t, p)

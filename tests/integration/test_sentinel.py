@@ -98,10 +98,10 @@ def test_malformed_sentinel_url_in_settings_names_the_setting_and_hides_the_pass
     with pytest.raises(ValidationError) as err:
         Settings(redis_url="redis+sentinel://:hunter2@s1:26379")
     text = str(err.value)
-    assert "redis_url" in text and "no master name" in text
+    assert "HONUA_BOT_REDIS_URL (redis_url)" in text and "no master name" in text
     assert "hunter2" not in text
     ok = Settings(redis_url="redis+sentinel://:hunter2@s1:26379/mymaster")
-    assert ok.redis_url is not None
+    assert ok.store.redis_url is not None
 
 
 # --- real redis-server master, replica and sentinel ----------------------------------

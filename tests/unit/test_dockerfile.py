@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from bot.config import Settings
+from bot.config import HttpSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -80,7 +80,7 @@ def test_serves_on_all_interfaces_with_the_baked_rules(final: list[dict[str, Any
     env = DockerfileParser(str(ROOT / "Dockerfile")).envs
     assert env["HONUA_BOT_HOST"] == "0.0.0.0"
     assert env["HONUA_BOT_RULES"] == "/app/rules"
-    port = Settings.model_fields["port"].default
+    port = HttpSettings.model_fields["port"].default
     assert env["HONUA_BOT_PORT"] == str(port)
     assert values(final, "EXPOSE") == [str(port)]
 

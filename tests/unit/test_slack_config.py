@@ -25,11 +25,11 @@ def test_lists_and_permissions_from_the_environment(monkeypatch: pytest.MonkeyPa
         "HONUA_BOT_SLACK_ACTION_PERMISSIONS", '{"restart-redis": {"groups": ["sre"]}}'
     )
     settings = Settings()
-    assert settings.slack_allowed_users == ["U01", "U02"]
-    assert settings.slack_allowed_groups == ["oncall"]
-    assert settings.slack_channel_by_severity == {"P1": "#paging"}
-    assert settings.slack_action_permissions["restart-redis"].groups == ["sre"]
-    assert settings.slack_bot_token is None
+    assert settings.slack.allowed_users == ["U01", "U02"]
+    assert settings.slack.allowed_groups == ["oncall"]
+    assert settings.slack.channel_by_severity == {"P1": "#paging"}
+    assert settings.slack.action_permissions["restart-redis"].groups == ["sre"]
+    assert settings.slack.bot_token is None
 
 
 def test_routing_prefers_rule_then_severity_then_default() -> None:
@@ -50,7 +50,7 @@ def test_routing_prefers_rule_then_severity_then_default() -> None:
 def test_a_token_needs_a_channel() -> None:
     settings = Settings(slack_bot_token="xoxb-1234")
     with pytest.raises(SystemExit, match="HONUA_BOT_SLACK_CHANNEL is required"):
-        SlackIntegration(settings, MemoryStore())
+        SlackIntegration(settings.slack, MemoryStore())
 
 
 def test_without_a_token_slack_stays_off_and_with_one_it_joins_the_console() -> None:

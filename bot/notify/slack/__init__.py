@@ -25,7 +25,7 @@ from bot.notify.slack.notifier import SlackConfig, SlackNotifier, SlackUnavailab
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bot.config import Settings
+    from bot.config import SlackSettings
     from bot.remediation.requests import IncidentRequests
     from bot.rules import RuleSet
     from bot.store import Store
@@ -35,65 +35,65 @@ SLACK_API_URL = "https://slack.com/api/"
 
 
 class SlackIntegration:
+    """Built from the Slack settings group; ``ttl`` is how long message and button
+    refs are kept (the open-incident TTL) and ``prometheus_url`` where graphs come from."""
+
     def __init__(
         self,
-        settings: Settings,
+        settings: SlackSettings,
         store: Store,
         rules: Callable[[], RuleSet] | None = None,
         on_failure: Callable[[str], None] | None = None,
+        *,
+        ttl: float = SlackConfig.ttl,
+        prometheus_url: str | None = None,
     ) -> None:
-        if settings.slack_bot_token is None:
+        if settings.bot_token is None:
             raise ValueError("SlackIntegration needs HONUA_BOT_SLACK_BOT_TOKEN")
-        if not settings.slack_channel:
+        if not settings.channel:
             raise SystemExit(
                 "HONUA_BOT_SLACK_CHANNEL is required when HONUA_BOT_SLACK_BOT_TOKEN is set"
             )
-        secrets = (
-            settings.slack_bot_token,
-            settings.slack_signing_secret,
-            settings.slack_app_token,
-        )
-        for secret in secrets:
+        for secret in (settings.bot_token, settings.signing_secret, settings.app_token):
             register_secret(secret.get_secret_value() if secret else None)
         self.settings = settings
         self.store = store
-        base_url = settings.slack_api_url.rstrip("/") + "/"  # the client needs the slash
+        base_url = settings.api_url.rstrip("/") + "/"  # the client needs the slash
         self.client = AsyncWebClient(
-            token=settings.slack_bot_token.get_secret_value(),
+            token=settings.bot_token.get_secret_value(),
             base_url=base_url,
             timeout=10,
             retry_handlers=[],  # the notifier retries (tenacity), honouring Retry-After
         )
         self.config = SlackConfig(
-            default_channel=settings.slack_channel,
-            by_rule=dict(settings.slack_channel_by_rule),
-            by_severity=dict(settings.slack_channel_by_severity),
-            storm_threshold=settings.slack_storm_threshold,
-            storm_window=settings.slack_storm_window_seconds,
-            storm_flush_interval=settings.slack_storm_update_seconds,
-            post_interval=settings.slack_post_interval,
-            retry_seconds=settings.slack_retry_seconds,
-            ttl=settings.open_incident_ttl_seconds,
+            default_channel=settings.channel,
+            by_rule=dict(settings.channel_by_rule),
+            by_severity=dict(settings.channel_by_severity),
+            storm_threshold=settings.storm_threshold,
+            storm_window=settings.storm_window_seconds,
+            storm_flush_interval=settings.storm_update_seconds,
+            post_interval=settings.post_interval,
+            retry_seconds=settings.retry_seconds,
+            ttl=ttl,
             runbook_base_url=settings.runbook_base_url,
         )
         self.notifier = SlackNotifier(self.client, store, self.config)
-        if settings.slack_graphs and settings.prometheus_url:
+        if settings.graphs and prometheus_url:
             self.notifier.graphs = GraphPoster(
                 self.client,
                 store,
                 self.notifier.state,
-                PrometheusClient(settings.prometheus_url),
+                PrometheusClient(prometheus_url),
                 self.config.ttl,
             )
         if on_failure is not None:  # told each Web API method that failed (metrics)
             self.notifier.on_failure = on_failure
-        s = settings
         default = ClickPolicy.of(
-            s.slack_allowed_users, s.slack_allowed_groups, s.slack_allowed_channels
+            settings.allowed_users, settings.allowed_groups, settings.allowed_channels
         )
         per_action = {
             name: ClickPolicy.of(p.users, p.groups, p.channels)
-            for name, p in s.slack_action_permissions.items()
+            for name, p in settings.action_permissions.items()
         }
         if default.open and not per_action:
             log.warning(
@@ -106,7 +106,7 @@ class SlackIntegration:
             self.client,
             store,
             rules=rules,
-            role_groups=s.slack_role_groups,
+            role_groups=settings.role_groups,
         )
         # the remediation path's authorize stage, for actors from Slack
         self.action_authorizer = SlackActionAuthorizer(self.authorizer)
@@ -120,10 +120,8 @@ class SlackIntegration:
             notifier=self.notifier,
             requests=requests,
             authorizer=self.authorizer,
-            signing_secret=s.slack_signing_secret.get_secret_value()
-            if s.slack_signing_secret
-            else None,
-            app_token=s.slack_app_token.get_secret_value() if s.slack_app_token else None,
+            signing_secret=s.signing_secret.get_secret_value() if s.signing_secret else None,
+            app_token=s.app_token.get_secret_value() if s.app_token else None,
         )
 
     async def start(self) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.logs import get_logger
 from bot.models import ActionRun, Activity, Event, Incident, Notifier
@@ -73,6 +73,15 @@ class RunRecorder:
                     "params": outcome.undo.params,
                     "description": outcome.undo.description,
                 }
+                # what the run left on its target: a restore offer names the values,
+                # and the undo refuses when someone changed them since
+                left = [
+                    {"field": c.field, "before": jsonable(c.before), "after": jsonable(c.after)}
+                    for c in outcome.changes
+                    if c.target == run.target
+                ]
+                if left:
+                    run.undo["changes"] = left
             if state != "verifying":
                 run.finished_at = datetime.now(UTC)
             verb = {"failed": "failed", "verifying": "done; verifying", "done": "done"}[state]
@@ -117,6 +126,16 @@ class RunRecorder:
             return True
 
         await self._change(incident_id, change)
+
+
+def jsonable(value: Any) -> Any:
+    """A config value as JSON keeps it (YAML libraries hand out subclasses of these)."""
+    if value is None or isinstance(value, bool):
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return str(value)
 
 
 def _find(incident: Incident, run_id: str) -> ActionRun | None:

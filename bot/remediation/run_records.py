@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.logs import get_logger
-from bot.models import ActionRun, Activity, Event, Incident, Notifier
+from bot.models import ActionRun, Activity, Event, Incident, IncidentStatus, Notifier
 
 if TYPE_CHECKING:
     from bot.actions.base import Outcome, Plan
@@ -89,6 +89,7 @@ class RunRecorder:
             if state == "failed" and run.undo:
                 text += f"\nUndo available: `undo-{run.action}`"
             incident.activity.append(Activity(text=text, actor="honua-bot"))
+            _say_restored(incident, run)
             return True
 
         await self._change(incident_id, change)
@@ -123,9 +124,24 @@ class RunRecorder:
             if state == "failed" and run.undo:
                 text += f"\nUndo available: `undo-{run.action}` ({run.undo.get('description', '')})"
             incident.activity.append(Activity(text=text, actor="honua-bot"))
+            _say_restored(incident, run)
             return True
 
         await self._change(incident_id, change)
+
+
+def _say_restored(incident: Incident, run: ActionRun) -> None:
+    """An undo that succeeded after the incident resolved restored a mitigation
+    (the only undo a resolved incident accepts): say so, by whom."""
+    if (
+        incident.status is IncidentStatus.RESOLVED
+        and run.action.startswith("undo-")
+        and run.state in ("done", "verified")
+    ):
+        original = run.action.removeprefix("undo-")
+        incident.activity.append(
+            Activity(text=f"mitigation `{original}` restored; no longer in place", actor=run.actor)
+        )
 
 
 def jsonable(value: Any) -> Any:

@@ -178,9 +178,8 @@ async def test_a_resolved_incidents_mitigation_is_offered_then_restored_by_a_cli
 
         def restored_in_thread() -> bool:
             return any(
-                "`undo-reduce-load` done" in r.text or "running `undo-reduce-load`" in r.text
+                "mitigation `reduce-load` restored" in r.text and "<@U0BOB>" in r.text
                 for r in fake.replies(message.ts)
-                if "<@U0BOB>" in r.text
             )
 
         await wait_for(restored_in_thread, 15)

@@ -33,6 +33,7 @@ from bot.remediation.cli_access import CliAuthorizer
 from bot.remediation.config import runner_config
 from bot.remediation.engine import ActionEngine
 from bot.remediation.incident_requests import EngineRequests
+from bot.remediation.restore_offers import RestoreOffers
 from bot.remediation.stages import ActionAuthorizer
 from bot.store import ResilientStore, Store, build_store
 
@@ -152,6 +153,12 @@ class Service:
             on_diagnosed=self.engine.run_auto,
             book=book,
         )
+        self.restore_offers = RestoreOffers(
+            self.engine.incidents,
+            self.consumer,
+            s.remediation.mitigation_restore_after_seconds,
+            marker_ttl=s.store.incident_ttl_seconds,
+        )
         self.requests = EngineRequests(
             self.pipeline, self.notifier, self.alertmanager, runner=self.engine
         )
@@ -213,6 +220,7 @@ class Service:
         ]
         self._tasks.append(asyncio.create_task(self._gauges()))
         self._tasks.append(asyncio.create_task(self._adopt_handed_off()))
+        self._tasks.append(asyncio.create_task(self.restore_offers.run(self.stopping)))
         if watch_rules:
             self._tasks.append(asyncio.create_task(self.rulebook.watch(self.stopping)))
         log.info(

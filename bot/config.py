@@ -151,6 +151,9 @@ class RemediationSettings(SettingsGroup):
     action_dedup_seconds: float = Field(default=120.0, ge=0)
     action_timeout_seconds: float = Field(default=600.0, gt=0)
     verify_interval_seconds: float = Field(default=30.0, gt=0)
+    # a mitigation still in place this long after its incident resolved is offered
+    # for restoring in the incident's thread (once); 0: never offered
+    mitigation_restore_after_seconds: float = Field(default=1800.0, ge=0)
     max_replica_change: int = Field(default=5, ge=1)
     max_replicas: int = Field(default=20, ge=1)
     max_processes_per_action: int = Field(default=50, ge=1)

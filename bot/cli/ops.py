@@ -143,7 +143,7 @@ async def _mitigations(service: Service, as_json: bool) -> int:
     found = in_place(incidents, service.rulebook())
     for m in found:
         if as_json:
-            print(json.dumps({**m.__dict__, "since": m.since.isoformat()}))
+            print(json.dumps(m.as_json()))
         else:
             print(m.line())
     if not found and not as_json:

@@ -172,6 +172,11 @@ class Activity(BaseModel):
     text: str
     actor: str = ""  # same form as ActionRun.actor
     at: datetime = Field(default_factory=utcnow)
+    # an action this entry offers as a button ("undo-reduce-load": a mitigation's
+    # restore, offered after the incident resolved), with the button's text
+    offer: str = ""
+    offer_label: str = ""
+    offer_run: str = ""  # the run the offer is about (one offer per run)
 
 
 class Milestone(StrEnum):

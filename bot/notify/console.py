@@ -6,6 +6,7 @@ cut, so a hint such as the setting to set is always whole."""
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -18,6 +19,7 @@ from bot.notify.base import Event
 from bot.notify.summary import fact_lines, problem_lines
 
 UNCLASSIFIED = "unclassified"
+KEEP_RESOLVED = 500  # resolved incidents whose printed state is remembered
 
 
 def _state(incident: Incident, event: Event) -> str:
@@ -129,6 +131,7 @@ class ConsoleNotifier:
     def __init__(self, stream: IO[str] | None = None, width: int | None = None) -> None:
         self.console = Console(file=stream, width=width, soft_wrap=False)
         self._seen: dict[str, _Seen] = {}
+        self._resolved: OrderedDict[str, None] = OrderedDict()
 
     async def notify(self, incident: Incident, event: Event) -> None:
         if event is Event.DIAGNOSING:
@@ -150,14 +153,25 @@ class ConsoleNotifier:
             seen.progress = list(incident.runs[-1].progress) if incident.runs else []
         else:  # same state: only what is new, a line each
             for entry in incident.activity[seen.activity :]:
-                self._line(incident, f"{entry.text} — {entry.actor or 'honua-bot'}")
+                offer = (
+                    f" [{entry.offer_label}: honua-bot act {incident.id} {entry.offer}]"
+                    if entry.offer
+                    else ""
+                )
+                self._line(incident, f"{entry.text}{offer} — {entry.actor or 'honua-bot'}")
             seen.activity = len(incident.activity)
             progress = list(incident.runs[-1].progress) if incident.runs else []
             if progress and progress != seen.progress:
                 self._line(incident, "verifying: " + "; ".join(progress))
             seen.progress = progress
         if state[0] == "Resolved":
-            self._seen.pop(incident.id, None)
+            # kept a while: a restore offered (or run) later prints as lines, not as
+            # the whole incident again; the oldest are forgotten
+            self._resolved[incident.id] = None
+            self._resolved.move_to_end(incident.id)
+            while len(self._resolved) > KEEP_RESOLVED:
+                old, _ = self._resolved.popitem(last=False)
+                self._seen.pop(old, None)
 
     def _line(self, incident: Incident, text: str) -> None:
         self.console.print(_wrap(f"{incident.id} · {text}"))

@@ -3,8 +3,9 @@ mode — goes through the one list of stages assembled in :meth:`ActionEngine.__
 which reads like the runbook discipline::
 
     stale (at the door: incident_requests) ▶ authorize ▶ params ▶ kill switch
-    ▶ approvals ▶ once-only lock ▶ plan ▶ dry run ▶ target gates (cooldown, hourly
-    caps, breaker) ▶ shadow ▶ execute ▶ offer undo ▶ verify (background)
+    ▶ approvals ▶ once-only lock ▶ plan ▶ unchanged (an undo) ▶ dry run ▶ target
+    gates (cooldown, hourly caps, breaker) ▶ shadow ▶ execute ▶ offer undo ▶ verify
+    (background)
 
 A stage passes (None) or halts with a :class:`~bot.remediation.attempt.Halt`; the
 loop in :meth:`ActionEngine.run` audits a refusal once, gives a refused click its
@@ -45,6 +46,7 @@ from bot.remediation.stages import (
     PlanIt,
     TargetGates,
 )
+from bot.remediation.unchanged import Unchanged
 from bot.safety.state import SafetyState
 
 log = get_logger("runner")
@@ -85,6 +87,7 @@ class ActionEngine:
             Approvals(safety, store, owner, records),
             OnceOnly(store, owner, config.dedup_seconds),
             PlanIt(adapters, store, config),
+            Unchanged(),  # an undo never overwrites an edit made since the run it reverses
             DryRun(safety),
             TargetGates(safety, store, owner),
             Shadow(records),  # a shadowed automatic start stops here: it would have run

@@ -2,19 +2,25 @@
 swap, a longer timeout) that worked and are still in place. A run of an action the
 rule marks ``mitigation: true`` counts until a later ``undo-<action>`` run of the
 same incident succeeded; its undo description says what restoring means
-("set ProcessFramework.MaxConcurrentProcesses back to 20")."""
+("set ProcessFramework.MaxConcurrentProcesses back to 20").
+
+Once its incident has been resolved for a while, a mitigation is *due*: the
+incident's thread offers to restore it (:mod:`bot.remediation.restore_offers`),
+naming the values from the run's record ("MaxConcurrentProcesses is 5 (was 20)")."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
 
-from bot.models import Incident
+from bot.models import Incident, IncidentStatus
 from bot.rules import RuleSet
 
 UNDO_PREFIX = "undo-"
 _DONE = ("verified", "done")
+ABSENT = "(not set)"  # how a change records a key that did not exist
 
 
 @dataclass(frozen=True)
@@ -25,6 +31,10 @@ class Mitigation:
     since: datetime
     restore: str  # the undo's description, or "" when the action has no undo
     resolved: bool
+    run_id: str = ""
+    resolved_at: datetime | None = None
+    # the run's undo record: {"type", "params", "description", "changes"}
+    undo: dict[str, Any] | None = field(default=None, compare=False)
 
     def line(self) -> str:
         state = "resolved" if self.resolved else "open"
@@ -36,6 +46,22 @@ class Mitigation:
             f"in place; {how}"
         )
 
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "incident": self.incident,
+            "rule": self.rule,
+            "action": self.action,
+            "since": self.since.isoformat(),
+            "restore": self.restore,
+            "resolved": self.resolved,
+            "resolved_at": self.resolved_at.isoformat() if self.resolved_at else None,
+        }
+
+    @property
+    def changes(self) -> list[dict[str, Any]]:
+        """What the run changed on its target: ``{"field", "before", "after"}`` each."""
+        return list((self.undo or {}).get("changes") or [])
+
 
 def in_place(incidents: Iterable[Incident], rules: RuleSet) -> list[Mitigation]:
     out = []
@@ -43,6 +69,7 @@ def in_place(incidents: Iterable[Incident], rules: RuleSet) -> list[Mitigation]:
         rule = rules.get(incident.rule or "") if incident.rule else None
         if rule is None:
             continue
+        resolved = incident.status is IncidentStatus.RESOLVED
         for i, run in enumerate(incident.runs):
             call = rule.actions.get(run.action)
             if call is None or not call.options.mitigation or run.state not in _DONE:
@@ -60,7 +87,78 @@ def in_place(incidents: Iterable[Incident], rules: RuleSet) -> list[Mitigation]:
                     action=run.action,
                     since=run.finished_at or run.started_at,
                     restore=str((run.undo or {}).get("description") or ""),
-                    resolved=incident.status.value == "resolved",
+                    resolved=resolved,
+                    run_id=run.run_id,
+                    resolved_at=(incident.ends_at or incident.updated_at) if resolved else None,
+                    undo=run.undo,
                 )
             )
     return sorted(out, key=lambda m: m.since)
+
+
+def due(mitigations: Iterable[Mitigation], now: datetime, after_seconds: float) -> list[Mitigation]:
+    """The mitigations to offer restoring now: undoable, and their incident resolved
+    at least ``after_seconds`` ago (0: none ever is). Whether one was offered
+    already is the caller's marker, not decided here."""
+    if after_seconds <= 0:
+        return []
+    wait = timedelta(seconds=after_seconds)
+    return [
+        m
+        for m in mitigations
+        if m.resolved and m.undo and m.resolved_at is not None and m.resolved_at + wait <= now
+    ]
+
+
+def _short(path: str) -> str:
+    """``appsettings.yaml: ProcessFramework.MaxConcurrentProcesses`` → the key's last part."""
+    return path.rsplit(": ", 1)[-1].rsplit(".", 1)[-1]
+
+
+def _key(path: str) -> str:
+    return path.rsplit(": ", 1)[-1]
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class RestoreOffer:
+    text: str  # the thread's message
+    label: str  # the button's text
+
+
+def restore_offer(m: Mitigation) -> RestoreOffer:
+    """ "Mitigation still in place: ProcessFramework.MaxConcurrentProcesses is 5 (was
+    20). Restore?" with the button "Restore MaxConcurrentProcesses to 20"."""
+    changes = m.changes
+    if not changes:  # an older record: only the undo's own words
+        what = m.restore or f"undo `{m.action}`"
+        return RestoreOffer(
+            f"Mitigation still in place: `{m.action}` (since {m.since:%Y-%m-%d %H:%M} UTC). "
+            f"Restore ({what})?",
+            f"Restore: undo {m.action}",
+        )
+    parts = []
+    for c in changes:
+        was = "not set" if c.get("before") == ABSENT else _shown(c.get("before"))
+        parts.append(f"{_key(str(c['field']))} is {_shown(c.get('after'))} (was {was})")
+    first = changes[0]
+    before = first.get("before")
+    label = (
+        f"Restore {_short(str(first['field']))} to {_shown(before)}"
+        if before != ABSENT
+        else f"Remove {_short(str(first['field']))}"
+    )
+    if len(changes) > 1:
+        label += f" (+{len(changes) - 1} more)"
+    return RestoreOffer(
+        f"Mitigation still in place: {'; '.join(parts)} (`{m.action}`, since "
+        f"{m.since:%Y-%m-%d %H:%M} UTC). Restore?",
+        label,
+    )

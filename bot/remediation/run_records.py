@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.logs import get_logger
-from bot.models import ActionRun, Activity, Event, Incident, Notifier
+from bot.models import ActionRun, Activity, Event, Incident, IncidentStatus, Notifier
 
 if TYPE_CHECKING:
     from bot.actions.base import Outcome, Plan
@@ -73,6 +73,15 @@ class RunRecorder:
                     "params": outcome.undo.params,
                     "description": outcome.undo.description,
                 }
+                # what the run left on its target: a restore offer names the values,
+                # and the undo refuses when someone changed them since
+                left = [
+                    {"field": c.field, "before": jsonable(c.before), "after": jsonable(c.after)}
+                    for c in outcome.changes
+                    if c.target == run.target
+                ]
+                if left:
+                    run.undo["changes"] = left
             if state != "verifying":
                 run.finished_at = datetime.now(UTC)
             verb = {"failed": "failed", "verifying": "done; verifying", "done": "done"}[state]
@@ -80,6 +89,7 @@ class RunRecorder:
             if state == "failed" and run.undo:
                 text += f"\nUndo available: `undo-{run.action}`"
             incident.activity.append(Activity(text=text, actor="honua-bot"))
+            _say_restored(incident, run)
             return True
 
         await self._change(incident_id, change)
@@ -114,9 +124,34 @@ class RunRecorder:
             if state == "failed" and run.undo:
                 text += f"\nUndo available: `undo-{run.action}` ({run.undo.get('description', '')})"
             incident.activity.append(Activity(text=text, actor="honua-bot"))
+            _say_restored(incident, run)
             return True
 
         await self._change(incident_id, change)
+
+
+def _say_restored(incident: Incident, run: ActionRun) -> None:
+    """An undo that succeeded after the incident resolved restored a mitigation
+    (the only undo a resolved incident accepts): say so, by whom."""
+    if (
+        incident.status is IncidentStatus.RESOLVED
+        and run.action.startswith("undo-")
+        and run.state in ("done", "verified")
+    ):
+        original = run.action.removeprefix("undo-")
+        incident.activity.append(
+            Activity(text=f"mitigation `{original}` restored; no longer in place", actor=run.actor)
+        )
+
+
+def jsonable(value: Any) -> Any:
+    """A config value as JSON keeps it (YAML libraries hand out subclasses of these)."""
+    if value is None or isinstance(value, bool):
+        return value
+    for kind in (int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return str(value)
 
 
 def _find(incident: Incident, run_id: str) -> ActionRun | None:

@@ -22,6 +22,7 @@ from bot.registry import Registry
 from bot.remediation.approvers import approval_refusal
 from bot.remediation.attempt import Attempt, Halt, duplicate, refuse
 from bot.remediation.config import RunnerConfig, action_scope, render_action_params
+from bot.remediation.mitigations import in_place
 from bot.remediation.requests import Actor, Decision, Verdict
 from bot.rules import RuleSet
 from bot.rules.schema import ActionOptions, Rule
@@ -48,7 +49,9 @@ def stale(message: str) -> Decision:
 class Stale:
     """The request is not stale: the incident exists and is open; the action is
     still proposed by the diagnosis and defined, unchanged, by the rule (or, for
-    ``undo-NAME``, a run of NAME said how to undo it)."""
+    ``undo-NAME``, a run of NAME said how to undo it). On a resolved incident only
+    the restore of a mitigation still in place passes (``undo-NAME``, NAME marked
+    ``mitigation: true``)."""
 
     def __init__(self, store: Store, rules: Callable[[], RuleSet]) -> None:
         self.store = store
@@ -67,7 +70,8 @@ class Stale:
     ) -> tuple[Incident, ProposedAction] | Decision:
         incident = await self.open_incident(incident_id)
         if isinstance(incident, Decision):
-            return incident
+            # a resolved incident still lets one thing through: restoring a mitigation
+            return await self._restore(incident_id, action) or incident
         if action.startswith(UNDO):
             return self._undo(incident, action)
         d = incident.diagnosis
@@ -91,6 +95,24 @@ class Stale:
                 "re-run the diagnosis to see it as it is now"
             )
         return incident, proposed
+
+    async def _restore(
+        self, incident_id: str, action: str
+    ) -> tuple[Incident, ProposedAction] | Decision | None:
+        """``undo-NAME`` on a resolved incident whose NAME is a mitigation still in
+        place (``mitigation: true``, ran, never undone); None for anything else."""
+        if not action.startswith(UNDO):
+            return None
+        incident = await self.store.get_incident(incident_id)
+        if incident is None or incident.status is not IncidentStatus.RESOLVED:
+            return None
+        original = action.removeprefix(UNDO)
+        if not any(m.action == original for m in in_place([incident], self.rules())):
+            return stale(
+                f"incident {incident_id} is resolved and `{original}` is not a mitigation "
+                "still in place (restored already, or never one); nothing to do"
+            )
+        return self._undo(incident, action)
 
     @staticmethod
     def _undo(incident: Incident, action: str) -> tuple[Incident, ProposedAction] | Decision:

@@ -99,6 +99,16 @@ def verify_adopt_lock(run_id: str) -> str:
     return f"verify-adopt:{run_id}"
 
 
+def restore_offers_lock() -> str:
+    """One replica at a time looks for mitigations due a restore offer."""
+    return "restore-offers"
+
+
+def restore_offered(incident_id: str, run_id: str) -> str:
+    """A mitigation's restore was offered in its incident's thread (once per run)."""
+    return f"restore:offered:{incident_id}:{run_id}"
+
+
 # -- Slack (bot/notify/slack) ----------------------------------------------------------
 SLACK_GROUPS = "slack:groups"  # user-group membership, cached
 

@@ -15,6 +15,8 @@ from bot.actions.base import Refused
 from bot.alerts.diagnose import run_probe
 from bot.probes.base import ProbeContext
 from bot.registry import probes
+from bot.remediation.run_records import jsonable
+from bot.remediation.unchanged import later_edits
 from bot.rules.schema import ProbeCall
 from tests.integration.kube_actions import APP, Kube, kube_fake, plan, plan_then_execute
 
@@ -91,6 +93,36 @@ async def test_runbook4_scenario_b_cuts_to_5_and_adds_rate_limiting(kube: Kube) 
     # only_if lower: a second press does not raise 5 back to anything
     again = await plan("kubernetes.set_config", params, kube.ctx())
     assert not again.changes and any("already 5" in w for w in again.warnings)
+
+
+async def test_runbook4_scenario_b_restore_starts_from_what_the_cut_left(kube: Kube) -> None:
+    """The restore offered after the incident (the undo: restore the saved copy)
+    finds exactly the values the cut left, so the changed-since check passes it;
+    a value tuned by hand meanwhile makes it refuse rather than overwrite."""
+    params = set_config(
+        {"key": "ProcessFramework.MaxConcurrentProcesses", "value": "5", "only_if": "lower"},
+        {"key": "LlmProvider.RateLimiting.Azure.RequestsPerMinute", "value": "60", "add": True},
+    )
+    cut, outcome = await plan_then_execute(kube, "kubernetes.set_config", params)
+    assert outcome.ok and outcome.undo is not None
+    left = [
+        {"field": c.field, "before": jsonable(c.before), "after": jsonable(c.after)}
+        for c in outcome.changes
+        if c.target == cut.target
+    ]
+    assert len(left) == 2
+    restore = await plan(outcome.undo.type, outcome.undo.params, kube.ctx())
+    assert later_edits("reduce-load", left, cut.target, restore.changes) == []
+    cm = kube.get("configmaps", "process-config")
+    cm["data"]["appsettings.yaml"] = cm["data"]["appsettings.yaml"].replace(
+        "MaxConcurrentProcesses: 5", "MaxConcurrentProcesses: 8"
+    )
+    kube.fake.apply(cm)
+    tuned = await plan(outcome.undo.type, outcome.undo.params, kube.ctx())
+    assert later_edits("reduce-load", left, cut.target, tuned.changes) == [
+        "appsettings.yaml: ProcessFramework.MaxConcurrentProcesses is 8 now, "
+        "not the 5 `reduce-load` left"
+    ]
 
 
 async def test_runbook4_scenario_c_no_fallback_and_azure_disabled(kube: Kube) -> None:

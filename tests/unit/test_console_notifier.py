@@ -10,6 +10,7 @@ from bot.models import (
     Fact,
     Finding,
     Incident,
+    IncidentStatus,
     ProposedAction,
     ScenarioCheck,
 )
@@ -135,3 +136,28 @@ async def test_console_resolved_state() -> None:
     out = io.StringIO()
     await ConsoleNotifier(stream=out, width=200).notify(_incident(), Event.RESOLVED)
     assert "Resolved" in out.getvalue()
+
+
+async def test_a_restore_offered_after_resolution_is_one_line_naming_the_cli_twin() -> None:
+    out = io.StringIO()
+    console = ConsoleNotifier(stream=out, width=400)
+    resolved = _incident().model_copy(update={"status": IncidentStatus.RESOLVED})
+    await console.notify(resolved, Event.RESOLVED)
+    offered = resolved.model_copy(deep=True)
+    offered.activity.append(
+        Activity(
+            text="Mitigation still in place: ProcessFramework.MaxConcurrentProcesses is 5 "
+            "(was 20). Restore?",
+            actor="honua-bot",
+            offer="undo-halve-concurrency",
+            offer_label="Restore MaxConcurrentProcesses to 20",
+        )
+    )
+    await console.notify(offered, Event.UPDATED)
+    text = out.getvalue()
+    assert text.count("╭") == 1  # the resolved panel once; the offer is a line
+    assert (
+        "inc-abc123 · Mitigation still in place: ProcessFramework.MaxConcurrentProcesses is 5 "
+        "(was 20). Restore? [Restore MaxConcurrentProcesses to 20: honua-bot act inc-abc123 "
+        "undo-halve-concurrency] — honua-bot"
+    ) in text

@@ -72,6 +72,7 @@ def test_the_path_reads_like_the_runbook_discipline(tmp_path: Path) -> None:
         "Approvals",
         "OnceOnly",
         "PlanIt",
+        "Unchanged",
         "DryRun",
         "TargetGates",
         "Shadow",

@@ -78,6 +78,8 @@ def describe(button: ButtonRef) -> str:
         return "acknowledge"
     if button.kind is ButtonKind.RERUN:
         return "re-run the diagnosis"
+    if button.kind is ButtonKind.RESTORE:
+        return f"restore (run `{esc(button.action)}`)"
     return "see the details"
 
 
@@ -237,7 +239,9 @@ class SlackApp:
             await say(details.text, details.blocks)
             return
         what = describe(button)
-        if incident.status is IncidentStatus.RESOLVED:
+        # a resolved incident's buttons are out of date, but for a mitigation's restore
+        # (whether it still applies is the engine's staleness check)
+        if incident.status is IncidentStatus.RESOLVED and button.kind is not ButtonKind.RESTORE:
             await say(
                 f":large_green_circle: Incident `{incident.id}` is resolved, so this button is "
                 f"out of date: did not {what}."
@@ -292,7 +296,7 @@ class SlackApp:
         await say(self._decision_text(what, decision))
 
     async def _request(self, button: ButtonRef, actor: Actor) -> Decision:
-        if button.kind is ButtonKind.ACTION:
+        if button.kind in (ButtonKind.ACTION, ButtonKind.RESTORE):
             return await self.requests.request_action(
                 button.incident, button.action, actor, button.nonce
             )

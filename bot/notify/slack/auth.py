@@ -84,7 +84,7 @@ class Authorizer:
     def policy_for(self, rule: str | None, button: ButtonRef) -> ClickPolicy:
         """The policy for this click: the rule's ``allowed`` for the action, else the
         settings' per action name / button kind, else the default."""
-        if button.kind is ButtonKind.ACTION:
+        if button.kind in (ButtonKind.ACTION, ButtonKind.RESTORE):
             return self.policy_for_action(rule, button.action)
         return self.per_action.get(button.kind.value, self.default)
 

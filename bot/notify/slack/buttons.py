@@ -27,6 +27,9 @@ class ButtonKind(StrEnum):
     RERUN = "rerun"
     DETAILS = "details"  # a storm member: show its message
     RAW = "raw"  # the raw probe results, as a reply in the incident's thread
+    # a mitigation's restore (``undo-NAME``), offered in the thread once the incident
+    # resolved: the one button that still works on a resolved incident
+    RESTORE = "restore"
 
 
 SILENCES: tuple[tuple[int, str], ...] = ((3600, "1h"), (4 * 3600, "4h"))
@@ -122,6 +125,22 @@ def action_button(spec: ButtonSpec, ref: str, action: ProposedAction) -> ButtonE
         value=ref,
         style="danger" if action.destructive else None,
         confirm=confirm,
+    )
+
+
+def restore_button(spec: ButtonSpec, ref: str, label: str, what: str) -> ButtonElement:
+    """The restore offer's button: confirmed, as every undo is."""
+    title, _ = cut(f"{label}?", CONFIRM_TITLE, "…")
+    confirm = ConfirmObject(
+        title=title,
+        text=_md(cut(f"*This will:* {esc(what)}", CONFIRM_TEXT, "…")[0]),
+        confirm="Restore",
+        deny="Cancel",
+        style="danger",
+    )
+    text = cut(label or f"Run {spec.action}", BUTTON_TEXT, "…")[0]
+    return ButtonElement(
+        text=text, action_id=spec.action_id, value=ref, style="danger", confirm=confirm
     )
 
 

@@ -33,8 +33,10 @@ from bot.notify.slack.render import (
     Message,
     button_specs,
     lifecycle,
+    offer_spec,
     render_activity,
     render_incident,
+    render_offer,
 )
 from bot.notify.slack.sender import ChannelSender, Pacer
 from bot.notify.slack.state import MessageRef, SlackState
@@ -251,6 +253,10 @@ class SlackNotifier:
             # queued before it is claimed: a worker dying in between queues it twice,
             # and the sender posts a key once
             entry = Entry("reply", incident.id, f"act:{incident.id}:{i}", render_activity(item))
+            if item.offer:  # a restore offer: the reply carries its button
+                spec = offer_spec(item)
+                refs = await self.state.button_refs(incident.id, [spec])
+                entry.text, entry.blocks = render_offer(item, refs[spec.key])
             await self._current().add(channel, entry)
             await self.store.set_value(claim, "1", self.config.ttl)
         self._wake(channel)

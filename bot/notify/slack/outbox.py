@@ -51,6 +51,7 @@ class Entry:
     key: str = ""
     text: str = ""
     queued_at: float = field(default_factory=time.time)
+    blocks: list[dict[str, Any]] = field(default_factory=list)  # a reply with a button
 
     def dumps(self) -> str:
         return json.dumps(asdict(self))

@@ -8,6 +8,10 @@ this module is the one place the notifier and the app import them from.
 
 from __future__ import annotations
 
+from typing import Any
+
+from slack_sdk.models.blocks import ActionsBlock, SectionBlock
+
 from bot.models import Activity
 from bot.notify.slack.blocks import (
     ACTION_ID,
@@ -25,6 +29,7 @@ from bot.notify.slack.blocks import (
     cut,
     esc,
     link,
+    md,
     mention,
     slack_date,
 )
@@ -33,6 +38,7 @@ from bot.notify.slack.buttons import (
     ButtonKind,
     ButtonSpec,
     button_specs,
+    restore_button,
     undo_action,
 )
 from bot.notify.slack.details import render_details
@@ -73,9 +79,11 @@ __all__ = [
     "lifecycle",
     "link",
     "mention",
+    "offer_spec",
     "render_activity",
     "render_details",
     "render_incident",
+    "render_offer",
     "render_status",
     "render_storm_digest",
     "render_storm_summary",
@@ -91,3 +99,19 @@ def render_activity(entry: Activity) -> str:
     """A thread reply: what happened and who did it."""
     text, _ = cut(f"{esc(entry.text)} — {mention(entry.actor)}", SECTION_TEXT)
     return text
+
+
+def offer_spec(entry: Activity) -> ButtonSpec:
+    """The button a timeline entry offers (a mitigation's restore)."""
+    return ButtonSpec(ButtonKind.RESTORE, entry.offer)
+
+
+def render_offer(entry: Activity, ref: str) -> tuple[str, list[dict[str, Any]]]:
+    """A thread reply with a button: "Mitigation still in place: … Restore?"."""
+    text = render_activity(entry)
+    button = restore_button(offer_spec(entry), ref, entry.offer_label, entry.text)
+    blocks = [
+        SectionBlock(block_id="honua-offer", text=md(text)).to_dict(),
+        ActionsBlock(block_id="honua-offer-actions", elements=[button]).to_dict(),
+    ]
+    return text, blocks

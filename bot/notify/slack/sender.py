@@ -263,7 +263,7 @@ class ChannelSender:
                     "thread reply for an incident without a message", incident=entry.incident
                 )
                 return
-            await self.post_once(entry.key, ref.channel, entry.text, [], ref.thread)
+            await self.post_once(entry.key, ref.channel, entry.text, entry.blocks, ref.thread)
         else:
             log.error("unknown outbox entry; skipped", op=entry.op)
 

@@ -113,6 +113,7 @@ class Service:
             s.incident_ttl_seconds,
             s.open_incident_ttl_seconds,
             rule_eval_budget=s.rule_eval_budget_seconds,
+            rule_data_max_items=s.rule_data_max_items,
         )
         book = IncidentBook(
             self.store,

@@ -24,7 +24,11 @@ from bot.durations import spoken
 
 MAX_OUTPUT = 20_000  # characters a rendered template may produce
 MAX_STEPS = 100_000  # loop iterations + calls + filters of one render (~0.1 s)
-MAX_NUMBER_ARG = 1_000_000  # an int given to a call or filter (a width, a count)
+MAX_NUMBER_ARG = 1_000_000  # a width given to a padding filter or str method
+# what turns a number into that many characters (other arguments are left alone:
+# `{{ "%d" | format(used_memory) }}` is a large number and a short string)
+_WIDTH_FILTERS = frozenset({"center", "indent", "wordwrap", "truncate"})
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
 _STEP = "_count_steps"
 _left = threading.local()  # steps left in this thread's render
 
@@ -48,11 +52,16 @@ def _count_steps(iterable: Any) -> Iterator[Any]:
         yield item
 
 
-def _counted(func: Callable[..., Any]) -> Callable[..., Any]:
+def _counted(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    # the arguments after the value (and after the context, for pass_context filters)
+    skip = 2 if getattr(func, "jinja_pass_arg", None) else 1
+    widths = name in _WIDTH_FILTERS
+
     @functools.wraps(func)  # keeps jinja's pass_context/pass_eval_context marks
     def counted(*args: Any, **kwargs: Any) -> Any:
         _step()
-        _check_numbers([*args[1:], *kwargs.values()])
+        if widths:
+            _check_numbers([*args[skip:], *kwargs.values()])
         return func(*args, **kwargs)
 
     return counted
@@ -63,7 +72,8 @@ class _BoundedEnvironment(ImmutableSandboxedEnvironment):
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _step()
-        _check_numbers([*args, *kwargs.values()])
+        if isinstance(getattr(__obj, "__self__", None), str) and __obj.__name__ in _WIDTH_METHODS:
+            _check_numbers([*args, *kwargs.values()])
         return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -118,7 +128,7 @@ _env = _BoundedEnvironment(undefined=ChainableUndefined, autoescape=False)
 _env.filters["duration"] = duration
 _env.filters["promql"] = promql
 _env.filters["size"] = size
-_env.filters = {name: _counted(f) for name, f in _env.filters.items()}
+_env.filters = {name: _counted(name, f) for name, f in _env.filters.items()}
 _env.filters[_STEP] = _count_steps
 
 

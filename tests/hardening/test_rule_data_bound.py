@@ -104,6 +104,10 @@ def test_a_template_cannot_build_a_huge_string_before_the_output_cap() -> None:
     for source in ("{{ 'x' * 100000000 }}", "{{ 'x' | center(1000000000) }}", "{{ 9 ** 999999 }}"):
         out = templates.render(source, {})
         assert out.startswith(source) and "template error" in out, out
+    # a large number is still a short string
+    assert templates.render('{{ "%d" | format(n) }} {{ n | size }}', {"n": 5 * 10**9}) == (
+        "5000000000 4.7 GiB"
+    )
 
 
 def _shape(value: Any, limits: sample.Limits) -> tuple[int, bool]:

@@ -125,6 +125,7 @@ class Service:
             s.store.incident_ttl_seconds,
             s.store.open_incident_ttl_seconds,
             rule_eval_budget=s.rule_eval_budget_seconds,
+            rule_data_max_items=s.rule_data_max_items,
         )
         book = IncidentBook(
             self.store,

@@ -210,6 +210,10 @@ class Settings(BaseSettings):
     # seconds the rule evaluation of one diagnosis (CEL conditions and Jinja
     # templates) may take; past it the incident is unclassified, naming why
     rule_eval_budget_seconds: float = Field(default=2.0, gt=0)
+    # entries of a probe's list or map that rule conditions and templates see
+    # (the rest is cut, and the diagnosis says so): bounds how long one CEL
+    # evaluation holds the GIL, which freezes the event loop (docs/reliability.md)
+    rule_data_max_items: int = Field(default=300, ge=1, le=100_000)
     log_level: str = "info"
     console_notifier: bool = True
 

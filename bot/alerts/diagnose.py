@@ -20,7 +20,7 @@ from bot.logs import get_logger
 from bot.models import Diagnosis, Finding, ProposedAction
 from bot.probes.base import ProbeContext
 from bot.registry import Registry
-from bot.rules import Rule, templates
+from bot.rules import Rule, sample, templates
 from bot.rules.cel import ConditionError
 from bot.rules.schema import ProbeCall
 
@@ -120,12 +120,19 @@ def classify(
     findings: dict[str, Finding],
     variables: dict[str, Any],
     actions: Registry,
+    limits: sample.Limits = sample.DEFAULT_LIMITS,
 ) -> Diagnosis:
-    """The first scenario whose ``when`` holds; none → unclassified with every finding."""
+    """The first scenario whose ``when`` holds; none → unclassified with every finding.
+    Conditions and templates see the findings cut to ``limits`` (notes say what was cut)."""
     if rule is None:
         return Diagnosis(rule=None, scenario=UNCLASSIFIED, summary="no rule matches this alert")
-    scope = {**variables, **{name: f.as_cel_value() for name, f in findings.items()}}
-    notes: list[str] = []
+    bounded = sample.bound_scope(
+        {**variables, **{name: f.as_cel_value() for name, f in findings.items()}},
+        limits,
+        set(findings),
+    )
+    scope = bounded.scope
+    notes: list[str] = bounded.notes()
     for scenario in rule.scenarios:
         try:
             if not scenario.when.evaluate(scope):

@@ -38,6 +38,7 @@ from bot.metrics import Metrics
 from bot.models import Alert, Incident, IncidentStatus, Notifier
 from bot.registry import Registry
 from bot.rules import RuleSet
+from bot.rules.sample import DEFAULT_MAX_ITEMS, Limits
 from bot.store import Store
 
 
@@ -54,6 +55,7 @@ class PipelineConfig:
     lock_lease: float = 15.0  # renewed while held; frees a dead worker's incident quickly
     diagnosing_notice_after: float = 1.5
     rule_eval_budget: float = 2.0  # seconds one diagnosis's CEL + templates may take
+    rule_data_max_items: int = DEFAULT_MAX_ITEMS  # list/map entries conditions see
 
 
 class Pipeline:
@@ -102,6 +104,7 @@ class Pipeline:
             config.diagnosing_notice_after,
             audit,
             config.rule_eval_budget,
+            Limits(config.rule_data_max_items),
         )
         self.firing: list[AlertStage] = [
             FindIncident(book),  # its own, or the open one of its warning/critical variant

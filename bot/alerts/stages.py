@@ -33,6 +33,7 @@ from bot.models import Alert, Event, Incident, IncidentStatus, Milestone, Notifi
 from bot.probes.base import ProbeContext
 from bot.registry import Registry
 from bot.rules import RuleSet
+from bot.rules.sample import DEFAULT_LIMITS, Limits
 from bot.store import keys
 from bot.store.lease import leased
 
@@ -132,9 +133,11 @@ class Diagnose:
         notice_after: float,
         audit: AuditLog,
         eval_budget: float = 2.0,
+        data_limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.audit = audit
         self.eval_budget = eval_budget  # seconds classify may take (CEL + templates)
+        self.data_limits = data_limits  # the probe data conditions and templates see
         self.book = book
         self.rules = rules
         self.probes = probes
@@ -179,7 +182,7 @@ class Diagnose:
                     rule, self.probes, ctx, self.probe_timeout, variables, self._observe
                 )
             incident.diagnosis = await classify_within(
-                rule, findings, variables, self.actions, self.eval_budget
+                rule, findings, variables, self.actions, self.eval_budget, self.data_limits
             )
             # what each button would change (dry-run plans), before the findings are bounded
             await preview_actions(incident, self.actions, self.adapters, PREVIEW_TIMEOUT)

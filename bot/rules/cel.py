@@ -48,7 +48,15 @@ def _cel() -> Any:
 MAX_SOURCE = 4096  # characters
 MAX_NESTING = 32  # brackets of any kind
 MAX_COMPREHENSIONS = 2  # nested map/filter/all/exists/exists_one
-_COMPREHENSION = re.compile(r"\.\s*(?:map|filter|all|exists_one|exists)\s*\(")
+# The cost of a comprehension grows as N^weight in its list's length N: the
+# binding builds a map/filter result by copying it at each step (N²);
+# all/exists/exists_one are linear. Nested, the weights add up: `exists` inside
+# `exists` is N², `map` inside `exists` N³. Conditions may cost at most N², so
+# cutting probe data to N items (bot/rules/sample.py) bounds how long one
+# evaluation holds the GIL. Measured: bench/rule_eval.py.
+MAX_DEGREE = 2
+_WEIGHT = {"map": 2, "filter": 2, "all": 1, "exists": 1, "exists_one": 1}
+_COMPREHENSION = re.compile(r"\.\s*(map|filter|all|exists_one|exists)\s*\(")
 _FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError, MemoryError)
 
 
@@ -61,7 +69,9 @@ def _budget_problem(source: str) -> str | None:
         return f"expression is {len(source)} characters; the limit is {MAX_SOURCE}"
     depth = deepest = 0
     comprehension_depth: list[int] = []  # bracket depth at which each open comprehension began
-    deepest_comprehension = 0
+    weights: list[int] = []  # the cost exponent of each open comprehension
+    deepest_comprehension = degree = 0
+    costliest = ""
     i = 0
     while i < len(source):
         ch = source[i]
@@ -73,7 +83,10 @@ def _budget_problem(source: str) -> str | None:
             continue
         if ch == "." and (m := _COMPREHENSION.match(source, i)):
             comprehension_depth.append(depth + 1)
+            weights.append(_WEIGHT[m.group(1)])
             deepest_comprehension = max(deepest_comprehension, len(comprehension_depth))
+            if sum(weights) > degree:
+                degree, costliest = sum(weights), m.group(1)
             depth += 1
             deepest = max(deepest, depth)
             i = m.end()
@@ -84,6 +97,7 @@ def _budget_problem(source: str) -> str | None:
         elif ch in ")]}":
             if comprehension_depth and comprehension_depth[-1] == depth:
                 comprehension_depth.pop()
+                weights.pop()
             depth -= 1
         i += 1
     if deepest > MAX_NESTING:
@@ -93,6 +107,13 @@ def _budget_problem(source: str) -> str | None:
             f"{deepest_comprehension} nested comprehensions (map/filter/all/exists); "
             f"the limit is {MAX_COMPREHENSIONS}"
         )
+    if degree > MAX_DEGREE:
+        return (
+            f"its cost grows as N^{degree} in the length N of the lists it iterates "
+            f"(`{costliest}` inside another comprehension; map and filter cost N² each); "
+            f"the limit is N^{MAX_DEGREE}: use exists/all inside a comprehension, or let "
+            "the probe compute the figure"
+        )
     return None
 
 
@@ -100,6 +121,7 @@ def _budget_problem(source: str) -> str | None:
 class Condition:
     source: str
     program: Any
+    names: frozenset[str] = frozenset()  # the variables it reads: only those are converted
 
     @classmethod
     def compile(cls, source: str) -> Condition:
@@ -107,7 +129,8 @@ class Condition:
         if problem:
             raise ConditionError(problem)
         try:
-            return cls(source, _cel().compile(source))
+            program = _cel().compile(source)
+            return cls(source, program, frozenset(program.variables()))
         except _FATAL:
             raise
         except BaseException as exc:  # ValueError with the parser's report, or a panic
@@ -117,7 +140,9 @@ class Condition:
         """True/False, or ConditionError when the expression cannot be evaluated
         (a field missing because its probe failed, a type mismatch, a non-bool)."""
         try:
-            result = self.program.execute(variables)
+            # converting a variable costs ~1.3 µs per value with the GIL held:
+            # a condition that reads one probe does not pay for the others
+            result = self.program.execute({k: v for k, v in variables.items() if k in self.names})
         except KeyError as exc:
             raise ConditionError(f"no such field {exc.args[0]!r}") from exc
         except _FATAL:

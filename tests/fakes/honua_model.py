@@ -5,6 +5,7 @@ documents the whole simulator."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import re
@@ -88,7 +89,8 @@ class Simulator:
         self.primary_provider = "openai"
         self.cancel_delay = 0.5  # seconds from Cancelling to Cancelled
         self.cancel_hangs = False  # graceful cancel never completes (force needed)
-        self.persisting: set[asyncio.Task[None]] = set()
+        self.persisting: set[asyncio.Task[None]] = set()  # on ``loop`` only
+        self.loop: asyncio.AbstractEventLoop | None = None  # the one ``redis`` belongs to
         self.cancel_requests: list[tuple[str, bool]] = []  # (process id, force) as asked
         self.processes: dict[str, dict[str, Any]] = {}
         self.registry = CollectorRegistry()
@@ -172,12 +174,31 @@ class Simulator:
             await asyncio.sleep(interval)
 
     def _touch(self, proc: dict[str, Any]) -> None:
-        if self.redis is not None:
-            # kept, and awaited at shutdown: a task dropped with the loop left its
-            # coroutine never awaited (a RuntimeWarning in the degraded-mode test)
-            task = asyncio.get_running_loop().create_task(self.persist(proc))
-            self.persisting.add(task)
-            task.add_done_callback(self.persisting.discard)
+        """Write ``proc`` to Redis soon, on the simulator's own loop (the one its
+        Redis client belongs to). Tests change processes from their own loop,
+        in another thread: a task made there used the client across loops and,
+        left pending when the test's loop closed, its coroutine was never
+        awaited (a RuntimeWarning in the degraded-mode and e2e tests)."""
+        loop = self.loop
+        if self.redis is None or loop is None or loop.is_closed():
+            return
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._persist_soon(proc)
+        else:
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing to write
+                loop.call_soon_threadsafe(self._persist_soon, proc)
+
+    def _persist_soon(self, proc: dict[str, Any]) -> None:
+        if self.redis is None:  # shutting down: the persists were drained already
+            return
+        # kept, and awaited at shutdown: the coroutine is only made here, on the loop
+        task = asyncio.get_running_loop().create_task(self.persist(proc))
+        self.persisting.add(task)
+        task.add_done_callback(self.persisting.discard)
 
     async def drain_persists(self) -> None:
         for task in list(self.persisting):

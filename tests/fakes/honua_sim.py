@@ -187,6 +187,7 @@ def create_app(sim: Simulator, traffic: bool = True) -> web.Application:
         if sim.redis_url:
             import redis.asyncio as aioredis
 
+            sim.loop = asyncio.get_running_loop()
             sim.redis = aioredis.Redis.from_url(
                 sim.redis_url, socket_timeout=1, socket_connect_timeout=1
             )
@@ -201,9 +202,11 @@ def create_app(sim: Simulator, traffic: bool = True) -> web.Application:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        client, sim.redis = sim.redis, None  # no new writes from here on
         await sim.drain_persists()
-        if sim.redis is not None:
-            await sim.redis.aclose()
+        if client is not None:
+            await client.aclose()
+        sim.loop = None
 
     app.cleanup_ctx.append(_lifecycle)
     return app

@@ -83,30 +83,35 @@ class _Walk:
         self.cuts: list[Cut] = []
         self.lengths: dict[str, int] = {}
 
-    def cut(self, path: str, original: int, kept: int, unit: str) -> None:
-        self.cuts.append(Cut(self.probe, path, original, kept, unit))
+    def cut(self, at: int, path: str, original: int, kept: int, unit: str) -> None:
+        self.cuts.insert(at, Cut(self.probe, path, original, kept, unit))  # parents first
         self.lengths[path] = original  # "" when the probe's top-level map was cut
 
     def value(self, value: Any, path: str) -> Any:
         self.nodes_left -= 1
         if isinstance(value, str):
             if len(value) > MAX_CHARS:
-                self.cut(path, len(value), MAX_CHARS, "characters")
+                self.cut(len(self.cuts), path, len(value), MAX_CHARS, "characters")
                 return value[:MAX_CHARS]
             return value
         if isinstance(value, dict):
-            keep = max(0, min(len(value), self.limits.max_items, self.nodes_left))
-            if keep < len(value):
-                self.cut(path, len(value), keep, "entries")
-            out = {}
-            for key, item in list(value.items())[:keep]:
+            at, out = len(self.cuts), dict[Any, Any]()
+            for key, item in list(value.items())[: self.limits.max_items]:
+                if self.nodes_left <= 0:  # the probe's whole budget is spent
+                    break
                 out[key] = self.value(item, f"{path}.{key}" if path else str(key))
+            if len(out) < len(value):
+                self.cut(at, path, len(value), len(out), "entries")
             return out
         if isinstance(value, list | tuple):
-            keep = max(0, min(len(value), self.limits.max_items, self.nodes_left))
-            if keep < len(value):
-                self.cut(path, len(value), keep, "items")
-            return [self.value(item, f"{path}[{i}]") for i, item in enumerate(value[:keep])]
+            at, items = len(self.cuts), list[Any]()
+            for item in value[: self.limits.max_items]:
+                if self.nodes_left <= 0:
+                    break
+                items.append(self.value(item, f"{path}[{len(items)}]"))
+            if len(items) < len(value):
+                self.cut(at, path, len(value), len(items), "items")
+            return items
         return value
 
 

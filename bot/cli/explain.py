@@ -23,7 +23,7 @@ from bot.config import Settings
 from bot.models import Alert, Diagnosis, Finding, WebhookMessage
 from bot.probes.base import ProbeContext
 from bot.registry import actions, probes
-from bot.rules import Rule, RuleSet
+from bot.rules import Rule, RuleSet, sample
 
 
 def read_alerts(path: Path) -> list[Alert]:
@@ -107,6 +107,7 @@ async def explain(
     ruleset: RuleSet, alerts: list[Alert], recorded: dict[str, Any] | None, live: Settings | None
 ) -> dict[str, Any]:
     adapters = Adapters.from_settings(live.targets) if live else None
+    limits = sample.Limits(live.rule_data_max_items) if live else sample.DEFAULT_LIMITS
     report: dict[str, Any] = {"alerts": []}
     try:
         for alert in alerts:
@@ -140,7 +141,7 @@ async def explain(
                     "no probe results: pass --probe-results FILE, or --live to run the probes"
                 )
             else:
-                diagnosis = classify(rule, findings, variables, actions)
+                diagnosis = classify(rule, findings, variables, actions, limits)
                 item["scenario"] = diagnosis.scenario
                 item["summary"] = diagnosis.summary
                 item["notes"] = diagnosis.notes

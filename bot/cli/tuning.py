@@ -64,6 +64,7 @@ def _ruleset(path: Path) -> Any:
 # rules replay ------------------------------------------------------------------------
 def cmd_replay(args: argparse.Namespace, load: SettingsLoader) -> int:
     from bot.registry import actions
+    from bot.rules import sample
     from bot.tuning import replay
 
     settings = load(args)
@@ -90,7 +91,8 @@ def cmd_replay(args: argparse.Namespace, load: SettingsLoader) -> int:
         )
         return 2
     diagnosed = [i for i in incidents if i.diagnosis is not None]
-    results = replay.replay(diagnosed, live, candidate, actions)
+    limits = sample.Limits(settings.rule_data_max_items)
+    results = replay.replay(diagnosed, live, candidate, actions, limits)
     skipped = len(incidents) - len(diagnosed)
     if args.json:
         body = {

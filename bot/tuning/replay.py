@@ -16,7 +16,7 @@ from typing import Any
 from bot.alerts.diagnose import UNCLASSIFIED, alert_variables, classify
 from bot.models import Diagnosis, Finding, Incident
 from bot.registry import Registry
-from bot.rules import RuleSet, templates
+from bot.rules import RuleSet, sample, templates
 
 UNCHANGED = "unchanged"
 CHANGED = "changed"
@@ -92,7 +92,12 @@ def _rendered(params: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
     return dict(templates.render_params(params, scope))
 
 
-def reclassify(incident: Incident, rules: RuleSet, actions: Registry) -> Verdict:
+def reclassify(
+    incident: Incident,
+    rules: RuleSet,
+    actions: Registry,
+    limits: sample.Limits = sample.DEFAULT_LIMITS,
+) -> Verdict:
     recorded = incident.diagnosis.findings if incident.diagnosis else {}
     rule = rules.match(incident.labels)
     findings: dict[str, Finding] = {}
@@ -104,7 +109,7 @@ def reclassify(incident: Incident, rules: RuleSet, actions: Registry) -> Verdict
             found = Finding(probe=call.name, type=call.type, ok=False, error=NOT_RECORDED)
         findings[call.name] = found
     variables = alert_variables(incident.labels, incident.annotations)
-    diagnosis: Diagnosis = classify(rule, findings, variables, actions)
+    diagnosis: Diagnosis = classify(rule, findings, variables, actions, limits)
     scope = {
         **variables,
         "annotations": incident.annotations,
@@ -147,12 +152,18 @@ def differences(live: Verdict, candidate: Verdict) -> list[tuple[str, Any, Any]]
 
 
 def replay(
-    incidents: list[Incident], live: RuleSet, candidate: RuleSet, actions: Registry
+    incidents: list[Incident],
+    live: RuleSet,
+    candidate: RuleSet,
+    actions: Registry,
+    limits: sample.Limits = sample.DEFAULT_LIMITS,
 ) -> list[IncidentReplay]:
+    """Each incident classified by both rule sets, seeing the data as the bot
+    would (``limits``: HONUA_BOT_RULE_DATA_MAX_ITEMS)."""
     out = []
     for incident in sorted(incidents, key=lambda i: i.starts_at):
-        a = reclassify(incident, live, actions)
-        b = reclassify(incident, candidate, actions)
+        a = reclassify(incident, live, actions, limits)
+        b = reclassify(incident, candidate, actions, limits)
         out.append(IncidentReplay(incident, a, b, differences(a, b)))
     return out
 

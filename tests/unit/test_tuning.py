@@ -15,7 +15,7 @@ from bot.audit import AuditEntry
 from bot.models import Activity, Diagnosis, Finding, Incident, ProposedAction
 from bot.notify.slack.render import lifecycle, render_incident
 from bot.registry import actions, probes
-from bot.rules import load_rules
+from bot.rules import load_rules, sample
 from bot.tuning import replay, timeline
 
 T0 = datetime(2026, 11, 27, 3, tzinfo=UTC)
@@ -112,3 +112,23 @@ def test_a_shadow_action_keeps_its_button_and_is_labelled() -> None:
     text = json.dumps(message.blocks)
     assert "Shadow mode (gates and plan checked, recorded, not run): *restart*" in text
     assert '"action_id": "honua:action:restart"' in text  # a person may still run it
+
+
+def test_replay_sees_probe_data_as_the_bot_is_configured_to(tmp_path: Path) -> None:
+    # 400 series recorded; a condition counting them only holds when the data
+    # limit (HONUA_BOT_RULE_DATA_MAX_ITEMS) lets all 400 through, as in the bot
+    series = [{"labels": {"i": str(i)}, "value": 1.0} for i in range(400)]
+    found = {"depth": Finding(probe="depth", type="prometheus.query", ok=True, data=series)}
+    live = _rules(tmp_path, "live", when="|| size(depth.value) >= 400")
+    candidate = _rules(tmp_path, "candidate")
+    incident = _incident(found)
+    [cut] = replay.replay([incident], live, candidate, actions)  # type: ignore[arg-type]
+    assert cut.live.scenario == replay.UNCLASSIFIED
+    [whole] = replay.replay(
+        [incident],
+        live,  # type: ignore[arg-type]
+        candidate,  # type: ignore[arg-type]
+        actions,
+        sample.Limits(max_items=1000),
+    )
+    assert whole.live.scenario == "backlog"

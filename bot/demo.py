@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from bot.models import Incident, WebhookMessage
 
@@ -53,12 +53,22 @@ def run_demo(url: str, token: str | None, timeout: float = 30.0) -> Incident:
         resp = client.post("/alerts", json=payload)
         if resp.status_code != 200:
             raise RuntimeError(f"POST /alerts answered {resp.status_code}: {resp.text}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def diagnosed() -> Incident | None:
             got = client.get(f"/incidents/{incident_id}")
-            if got.status_code == 200:
-                incident = Incident.model_validate(got.json())
-                if incident.diagnosis is not None:
-                    return incident
-            time.sleep(0.2)
+            if got.status_code != 200:
+                return None
+            incident = Incident.model_validate(got.json())
+            return incident if incident.diagnosis is not None else None
+
+        # the synchronous twin of bot.polling.poll_until (this runs in the CLI, no loop)
+        waiting = Retrying(
+            stop=stop_after_delay(timeout),
+            wait=wait_fixed(0.2),
+            retry=retry_if_result(lambda found: found is None),
+            retry_error_callback=lambda state: None,
+        )
+        found: Incident | None = waiting(diagnosed)
+        if found is not None:
+            return found
     raise TimeoutError(f"incident {incident_id} was not diagnosed within {timeout:g} s")

@@ -177,6 +177,16 @@ def test_environment_wins_over_the_file_setting_by_setting(
     assert settings.http.port == 9000
 
 
+def test_the_file_may_write_a_group_nested_and_a_flat_key_wins(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "bot.yaml"
+    config.write_text("slack:\n  post_interval: 2\n  channel: '#nested'\nslack_channel: '#flat'\n")
+    settings = load_settings(config)
+    assert settings.slack.post_interval == 2
+    assert settings.slack.channel == "#flat"
+
+
 def test_a_bad_value_names_the_variable_and_hides_the_value(
     clean_env: pytest.MonkeyPatch,
 ) -> None:

@@ -155,6 +155,7 @@ class ActionRun(BaseModel):
     run_id: str = ""
     target: str = ""
     undo: dict[str, Any] | None = None  # {"type", "params", "description"} when reversible
+    undoes: str = ""  # an ``undo-NAME`` run: the run_id of the NAME run it reverses
     # the validation as last polled, one line each: "`expr` = 3.2 (target value < 5.0): held 4 of 10 min"
     progress: list[str] = Field(default_factory=list)
     started_at: datetime = Field(default_factory=utcnow)

@@ -71,7 +71,7 @@ class ActionEngine:
         self.owner = owner
         self.safety = safety = SafetyState(store, config.gates)
         self.audit = audit = AuditLog(store)
-        self.records = records = RunRecorder(incidents, incidents.notifier)
+        self.records = records = RunRecorder(incidents, incidents.notifier, store)
         self._background: set[asyncio.Task[None]] = set()
         metrics = incidents.metrics
         self.verify_run = verify_run = VerifyRun(

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.models import Incident, IncidentStatus
+from bot.models import ActionRun, Incident, IncidentStatus
 from bot.rules import RuleSet
 
-UNDO_PREFIX = "undo-"
+UNDO = "undo-"  # ``undo-NAME`` reverses a run of NAME
 _DONE = ("verified", "done")
 ABSENT = "(not set)"  # how a change records a key that did not exist
 
@@ -30,17 +30,18 @@ class Mitigation:
     action: str
     since: datetime
     restore: str  # the undo's description, or "" when the action has no undo
-    resolved: bool
     run_id: str = ""
-    resolved_at: datetime | None = None
+    resolved_at: datetime | None = None  # None while the incident is open
     # the run's undo record: {"type", "params", "description", "changes"}
     undo: dict[str, Any] | None = field(default=None, compare=False)
 
+    @property
+    def resolved(self) -> bool:
+        return self.resolved_at is not None
+
     def line(self) -> str:
         state = "resolved" if self.resolved else "open"
-        how = (
-            f"restore: `{UNDO_PREFIX}{self.action}` ({self.restore})" if self.restore else "no undo"
-        )
+        how = f"restore: `{UNDO}{self.action}` ({self.restore})" if self.restore else "no undo"
         return (
             f"{self.since:%Y-%m-%d %H:%M} {self.incident} ({state}) {self.rule}/{self.action} "
             f"in place; {how}"
@@ -63,6 +64,36 @@ class Mitigation:
         return list((self.undo or {}).get("changes") or [])
 
 
+def undone_runs(runs: list[ActionRun]) -> set[str]:
+    """The ids of the runs a successful ``undo-NAME`` reversed. An undo names its run
+    (``undoes``); one recorded before undos did reverses the last run of NAME before
+    it that said how to undo it and was not reversed yet."""
+    out: set[str] = set()
+    for i, run in enumerate(runs):
+        if not run.action.startswith(UNDO) or run.state not in _DONE:
+            continue
+        reversed_id = run.undoes or _last_undoable(runs[:i], run.action, out)
+        if reversed_id:
+            out.add(reversed_id)
+    return out
+
+
+def _last_undoable(runs: list[ActionRun], undo_name: str, undone: set[str]) -> str:
+    original = undo_name.removeprefix(UNDO)
+    found = next(
+        (r for r in reversed(runs) if r.action == original and r.undo and r.run_id not in undone),
+        None,
+    )
+    return found.run_id if found else ""
+
+
+def undone_run(runs: list[ActionRun], undo_name: str) -> ActionRun | None:
+    """The run ``undo-NAME`` reverses now: the last run of NAME that said how to undo
+    it and was not reversed already (two halvings: the second, then the first)."""
+    run_id = _last_undoable(runs, undo_name, undone_runs(runs))
+    return next((r for r in runs if r.run_id == run_id), None) if run_id else None
+
+
 def in_place(incidents: Iterable[Incident], rules: RuleSet) -> list[Mitigation]:
     out = []
     for incident in incidents:
@@ -70,15 +101,12 @@ def in_place(incidents: Iterable[Incident], rules: RuleSet) -> list[Mitigation]:
         if rule is None:
             continue
         resolved = incident.status is IncidentStatus.RESOLVED
-        for i, run in enumerate(incident.runs):
+        undone = undone_runs(incident.runs)
+        for run in incident.runs:
             call = rule.actions.get(run.action)
             if call is None or not call.options.mitigation or run.state not in _DONE:
                 continue
-            undone = any(
-                later.action == UNDO_PREFIX + run.action and later.state in _DONE
-                for later in incident.runs[i + 1 :]
-            )
-            if undone:
+            if run.run_id in undone:
                 continue
             out.append(
                 Mitigation(
@@ -87,7 +115,6 @@ def in_place(incidents: Iterable[Incident], rules: RuleSet) -> list[Mitigation]:
                     action=run.action,
                     since=run.finished_at or run.started_at,
                     restore=str((run.undo or {}).get("description") or ""),
-                    resolved=resolved,
                     run_id=run.run_id,
                     resolved_at=(incident.ends_at or incident.updated_at) if resolved else None,
                     undo=run.undo,
@@ -103,10 +130,12 @@ def due(mitigations: Iterable[Mitigation], now: datetime, after_seconds: float) 
     if after_seconds <= 0:
         return []
     wait = timedelta(seconds=after_seconds)
+    # one per action: the undo reverses the last run; an earlier one is offered after
+    last = {(m.incident, m.action): m for m in sorted(mitigations, key=lambda m: m.since)}
     return [
         m
-        for m in mitigations
-        if m.resolved and m.undo and m.resolved_at is not None and m.resolved_at + wait <= now
+        for m in last.values()
+        if m.undo and m.resolved_at is not None and m.resolved_at + wait <= now
     ]
 
 
@@ -119,12 +148,13 @@ def _key(path: str) -> str:
     return path.rsplit(": ", 1)[-1]
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any) -> str:
+    """A config value as YAML writes it; a string quoted, so "5" and 5 differ."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 @dataclass(frozen=True)
@@ -146,12 +176,12 @@ def restore_offer(m: Mitigation) -> RestoreOffer:
         )
     parts = []
     for c in changes:
-        was = "not set" if c.get("before") == ABSENT else _shown(c.get("before"))
-        parts.append(f"{_key(str(c['field']))} is {_shown(c.get('after'))} (was {was})")
+        was = "not set" if c.get("before") == ABSENT else shown(c.get("before"))
+        parts.append(f"{_key(str(c['field']))} is {shown(c.get('after'))} (was {was})")
     first = changes[0]
     before = first.get("before")
     label = (
-        f"Restore {_short(str(first['field']))} to {_shown(before)}"
+        f"Restore {_short(str(first['field']))} to {shown(before)}"
         if before != ABSENT
         else f"Remove {_short(str(first['field']))}"
     )

@@ -8,21 +8,29 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ruamel.yaml.scalarbool import ScalarBoolean
+
 from bot.logs import get_logger
 from bot.models import ActionRun, Activity, Event, Incident, IncidentStatus, Notifier
+from bot.remediation.mitigations import UNDO, undone_run
+from bot.store import keys
 
 if TYPE_CHECKING:
     from bot.actions.base import Outcome, Plan
     from bot.remediation.requests import IncidentChanger
+    from bot.store import Store
 
 log = get_logger("runner")
 LOCK_WAIT = 15.0
 
 
 class RunRecorder:
-    def __init__(self, incidents: IncidentChanger, notifier: Notifier) -> None:
+    def __init__(
+        self, incidents: IncidentChanger, notifier: Notifier, store: Store | None = None
+    ) -> None:
         self.incidents = incidents
         self.notifier = notifier
+        self.store = store  # where the restore offers' index is kept (None: not kept)
 
     async def _change(self, incident_id: str, change: Callable[[Incident], bool]) -> None:
         try:
@@ -48,8 +56,16 @@ class RunRecorder:
         self, incident_id: str, action: str, actor: str, run_id: str, plan: Plan
     ) -> None:
         def change(incident: Incident) -> bool:
+            # an undo names the run it reverses: an earlier run of NAME stays in place
+            reverses = undone_run(incident.runs, action) if action.startswith(UNDO) else None
             incident.runs.append(
-                ActionRun(action=action, actor=actor, run_id=run_id, target=plan.target)
+                ActionRun(
+                    action=action,
+                    actor=actor,
+                    run_id=run_id,
+                    target=plan.target,
+                    undoes=reverses.run_id if reverses else "",
+                )
             )
             text = f"running `{action}`: {plan.summary}"
             changes = [c.text() for c in plan.changes[:10]]
@@ -61,10 +77,14 @@ class RunRecorder:
         await self._change(incident_id, change)
 
     async def finished(self, incident_id: str, run_id: str, state: str, outcome: Outcome) -> None:
+        undoing = False
+
         def change(incident: Incident) -> bool:
+            nonlocal undoing
             run = _find(incident, run_id)
             if run is None:
                 return False
+            undoing = run.action.startswith(UNDO)
             run.state = state  # type: ignore[assignment]
             run.detail = outcome.message
             if outcome.undo is not None:
@@ -87,12 +107,26 @@ class RunRecorder:
             verb = {"failed": "failed", "verifying": "done; verifying", "done": "done"}[state]
             text = f"`{run.action}` {verb}: {outcome.message}"
             if state == "failed" and run.undo:
-                text += f"\nUndo available: `undo-{run.action}`"
+                text += f"\nUndo available: `{UNDO}{run.action}`"
             incident.activity.append(Activity(text=text, actor="honua-bot"))
             _say_restored(incident, run)
             return True
 
         await self._change(incident_id, change)
+        if state != "failed" and (outcome.undo is not None or undoing):
+            await self._index(incident_id)
+
+    async def _index(self, incident_id: str) -> None:
+        """The restore scan reads this incident: a run left something to undo, or an
+        undo may have left an earlier run of the same action in place."""
+        if self.store is None:
+            return
+        try:
+            await self.store.index_add(
+                keys.mitigations_index(), incident_id, datetime.now(UTC).timestamp()
+            )
+        except Exception as exc:  # the restore offer is a courtesy; the run is recorded
+            log.warning("run not indexed for restore offers", incident=incident_id, error=str(exc))
 
     async def progress(self, incident_id: str, run_id: str, lines: list[str]) -> None:
         """The validation's latest reading, shown while the run is verified."""
@@ -122,7 +156,9 @@ class RunRecorder:
             }
             text = f"`{run.action}` {icon.get(state, state)}: {message}"
             if state == "failed" and run.undo:
-                text += f"\nUndo available: `undo-{run.action}` ({run.undo.get('description', '')})"
+                text += (
+                    f"\nUndo available: `{UNDO}{run.action}` ({run.undo.get('description', '')})"
+                )
             incident.activity.append(Activity(text=text, actor="honua-bot"))
             _say_restored(incident, run)
             return True
@@ -135,10 +171,10 @@ def _say_restored(incident: Incident, run: ActionRun) -> None:
     (the only undo a resolved incident accepts): say so, by whom."""
     if (
         incident.status is IncidentStatus.RESOLVED
-        and run.action.startswith("undo-")
+        and run.action.startswith(UNDO)
         and run.state in ("done", "verified")
     ):
-        original = run.action.removeprefix("undo-")
+        original = run.action.removeprefix(UNDO)
         incident.activity.append(
             Activity(text=f"mitigation `{original}` restored; no longer in place", actor=run.actor)
         )
@@ -148,6 +184,8 @@ def jsonable(value: Any) -> Any:
     """A config value as JSON keeps it (YAML libraries hand out subclasses of these)."""
     if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, ScalarBoolean):  # an anchored boolean (`&x false`) is an int
+        return bool(value)
     for kind in (int, float, str):
         if isinstance(value, kind):
             return kind(value)

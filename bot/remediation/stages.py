@@ -22,7 +22,7 @@ from bot.registry import Registry
 from bot.remediation.approvers import approval_refusal
 from bot.remediation.attempt import Attempt, Halt, duplicate, refuse
 from bot.remediation.config import RunnerConfig, action_scope, render_action_params
-from bot.remediation.mitigations import in_place
+from bot.remediation.mitigations import UNDO, in_place, undone_run
 from bot.remediation.requests import Actor, Decision, Verdict
 from bot.rules import RuleSet
 from bot.rules.schema import ActionOptions, Rule
@@ -31,7 +31,6 @@ from bot.safety.state import SafetyState, same_channel_approvals
 from bot.store import Store, keys
 from bot.store.lease import leased
 
-UNDO = "undo-"
 DEGRADED = (
     "stopped while the bot's store is degraded (its Redis is unreachable): cooldowns, "
     "breakers and the kill switch cannot be shared, so nothing runs by itself"
@@ -58,20 +57,16 @@ class Stale:
         self.rules = rules
 
     async def open_incident(self, incident_id: str) -> Incident | Decision:
-        incident = await self.store.get_incident(incident_id)
-        if incident is None:
-            return stale(f"incident {incident_id} no longer exists (expired or never recorded)")
-        if incident.status is IncidentStatus.RESOLVED:
-            return stale(f"incident {incident_id} is resolved; nothing to do")
-        return incident
+        return _open(incident_id, await self.store.get_incident(incident_id))
 
     async def resolve(
         self, incident_id: str, action: str
     ) -> tuple[Incident, ProposedAction] | Decision:
-        incident = await self.open_incident(incident_id)
+        found = await self.store.get_incident(incident_id)
+        incident = _open(incident_id, found)
         if isinstance(incident, Decision):
             # a resolved incident still lets one thing through: restoring a mitigation
-            return await self._restore(incident_id, action) or incident
+            return self._restore(found, action) or incident
         if action.startswith(UNDO):
             return self._undo(incident, action)
         d = incident.diagnosis
@@ -96,29 +91,29 @@ class Stale:
             )
         return incident, proposed
 
-    async def _restore(
-        self, incident_id: str, action: str
+    def _restore(
+        self, incident: Incident | None, action: str
     ) -> tuple[Incident, ProposedAction] | Decision | None:
         """``undo-NAME`` on a resolved incident whose NAME is a mitigation still in
         place (``mitigation: true``, ran, never undone); None for anything else."""
         if not action.startswith(UNDO):
             return None
-        incident = await self.store.get_incident(incident_id)
         if incident is None or incident.status is not IncidentStatus.RESOLVED:
             return None
         original = action.removeprefix(UNDO)
         if not any(m.action == original for m in in_place([incident], self.rules())):
             return stale(
-                f"incident {incident_id} is resolved and `{original}` is not a mitigation "
+                f"incident {incident.id} is resolved and `{original}` is not a mitigation "
                 "still in place (restored already, or never one); nothing to do"
             )
         return self._undo(incident, action)
 
     @staticmethod
     def _undo(incident: Incident, action: str) -> tuple[Incident, ProposedAction] | Decision:
-        """``undo-NAME`` reverses the last run of NAME that said how to undo it."""
+        """``undo-NAME`` reverses the last run of NAME that said how to undo it (and
+        was not reversed yet)."""
         original = action.removeprefix(UNDO)
-        run = next((r for r in reversed(incident.runs) if r.action == original and r.undo), None)
+        run = undone_run(incident.runs, action)
         if run is None or run.undo is None:
             return stale(f"no run of {original} on incident {incident.id} can be undone")
         undo = ProposedAction(
@@ -130,6 +125,14 @@ class Stale:
             destructive=True,
         )
         return incident, undo
+
+
+def _open(incident_id: str, incident: Incident | None) -> Incident | Decision:
+    if incident is None:
+        return stale(f"incident {incident_id} no longer exists (expired or never recorded)")
+    if incident.status is IncidentStatus.RESOLVED:
+        return stale(f"incident {incident_id} is resolved; nothing to do")
+    return incident
 
 
 class ActionAuthorizer(Protocol):

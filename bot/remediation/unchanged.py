@@ -7,23 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.models import ActionRun
 from bot.remediation.attempt import Attempt, Halt, refuse
+from bot.remediation.mitigations import UNDO, undone_run
+from bot.remediation.mitigations import shown as _shown
 from bot.remediation.run_records import jsonable
-from bot.remediation.stages import UNDO
 
 GATE = "changed_since"
-
-
-def undone_run(runs: list[ActionRun], undo_name: str) -> ActionRun | None:
-    """The run ``undo-NAME`` reverses: the last run of NAME that said how to undo it
-    (as :class:`~bot.remediation.stages.Stale` chooses it)."""
-    original = undo_name.removeprefix(UNDO)
-    return next((r for r in reversed(runs) if r.action == original and r.undo), None)
-
-
-def _shown(value: Any) -> str:
-    return "null" if value is None else repr(value) if isinstance(value, str) else str(value)
 
 
 def later_edits(

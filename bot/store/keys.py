@@ -104,6 +104,17 @@ def restore_offers_lock() -> str:
     return "restore-offers"
 
 
+def mitigations_index() -> str:
+    """The incidents whose runs may leave a mitigation to offer restoring (a sorted
+    set by the run's end): the restore scan reads only these, not every incident."""
+    return "restore:incidents"
+
+
+def restore_offers_backfilled() -> str:
+    """Incidents recorded before the index existed were indexed once."""
+    return "restore:backfilled"
+
+
 def restore_offered(incident_id: str, run_id: str) -> str:
     """A mitigation's restore was offered in its incident's thread (once per run)."""
     return f"restore:offered:{incident_id}:{run_id}"

@@ -23,6 +23,7 @@ class MemoryStore:
         self._incidents: dict[str, tuple[Incident, float]] = {}
         self._locks: dict[str, tuple[str, float]] = {}
         self._values: dict[str, tuple[str, float | None]] = {}
+        self._indexes: dict[str, dict[str, float]] = {}
         self.dead: list[tuple[QueueEntry, str]] = []
         self._audit: list[tuple[str, dict[str, str]]] = []
         self._audit_last = (0, -1)
@@ -178,6 +179,17 @@ class MemoryStore:
 
     async def delete_value(self, key: str) -> None:
         self._values.pop(key, None)
+
+    async def index_add(self, key: str, member: str, score: float) -> None:
+        self._indexes.setdefault(key, {})[member] = score
+
+    async def index_remove(self, key: str, *members: str) -> None:
+        for member in members:
+            self._indexes.get(key, {}).pop(member, None)
+
+    async def index_members(self, key: str) -> list[str]:
+        found = self._indexes.get(key, {})
+        return sorted(found, key=lambda m: (found[m], m))
 
     async def append_audit(self, fields: dict[str, str]) -> str:
         now = int(time.time() * 1000)

@@ -331,6 +331,16 @@ class RedisStore:
     async def delete_value(self, key: str) -> None:
         await self._call(self.client.delete(redis_value(key)))
 
+    async def index_add(self, key: str, member: str, score: float) -> None:
+        await self._call(self.client.zadd(redis_value(key), {member: score}))
+
+    async def index_remove(self, key: str, *members: str) -> None:
+        if members:
+            await self._call(self.client.zrem(redis_value(key), *members))
+
+    async def index_members(self, key: str) -> list[str]:
+        return [m.decode() for m in await self._call(self.client.zrange(redis_value(key), 0, -1))]
+
     async def append_audit(self, fields: dict[str, str]) -> str:
         entry = await self._call(
             self.client.xadd(AUDIT, dict(fields.items()), maxlen=AUDIT_MAXLEN, approximate=True)

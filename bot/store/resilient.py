@@ -187,6 +187,22 @@ class ResilientStore:
             lambda: self.fallback.incr(key, ttl_seconds),
         )
 
+    async def index_add(self, key: str, member: str, score: float) -> None:
+        await self._try(
+            lambda: self.primary.index_add(key, member, score),
+            lambda: self.fallback.index_add(key, member, score),
+        )
+
+    async def index_remove(self, key: str, *members: str) -> None:
+        await self.fallback.index_remove(key, *members)
+        await self._try(lambda: self.primary.index_remove(key, *members), _none)
+
+    async def index_members(self, key: str) -> list[str]:
+        # what was added in memory while degraded stays visible to this replica
+        local = await self.fallback.index_members(key)
+        remote = await self._try(lambda: self.primary.index_members(key), _empty)
+        return list(dict.fromkeys([*remote, *local]))
+
     async def append_audit(self, fields: dict[str, str]) -> str:
         return await self._try(
             lambda: self.primary.append_audit(fields), lambda: self.fallback.append_audit(fields)
@@ -199,7 +215,7 @@ class ResilientStore:
         )
 
 
-async def _empty() -> list[Incident]:
+async def _empty() -> list[Any]:
     return []
 
 

@@ -43,3 +43,14 @@ def _gone(store: Store, key: str) -> Callable[[], Awaitable[bool]]:
         return await store.get_value(key) is None
 
     return check
+
+
+async def test_an_index_keeps_ids_by_score_once_each(store: Store) -> None:
+    assert await store.index_members("idx") == []
+    await store.index_add("idx", "b", 2.0)
+    await store.index_add("idx", "a", 1.0)
+    await store.index_add("idx", "b", 3.0)  # moved, not added twice
+    assert await store.index_members("idx") == ["a", "b"]
+    await store.index_remove("idx", "a", "missing")
+    await store.index_remove("idx")
+    assert await store.index_members("idx") == ["b"]

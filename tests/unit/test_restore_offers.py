@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ruamel.yaml import YAML
+
 import bot.actions
 import bot.probes  # noqa: F401  (fills the registries)
-from bot.actions.base import Change
+from bot.actions.base import Change, Outcome, Plan, UndoSpec
 from bot.adapters import Adapters
 from bot.alerts.pipeline import Pipeline, PipelineConfig
 from bot.config import bundled_rules_dir
@@ -21,6 +23,7 @@ from bot.registry import actions, probes
 from bot.remediation.mitigations import due, in_place, restore_offer
 from bot.remediation.requests import Decision
 from bot.remediation.restore_offers import RestoreOffers
+from bot.remediation.run_records import RunRecorder, jsonable
 from bot.remediation.stages import Stale
 from bot.remediation.unchanged import later_edits
 from bot.rules import load_rules
@@ -186,3 +189,143 @@ async def test_a_scan_while_another_replica_scans_does_nothing() -> None:
     assert await offers.scan() == [] and shown.events == []
     await store.release(keys.restore_offers_lock(), "other-replica")
     assert len(await offers.scan()) == 1
+
+
+# two runs of one mitigation: each undo reverses its own run ------------------------------
+def halving(run_id: str, before: int, after: int, minutes: int) -> ActionRun:
+    run = cut_run()
+    assert run.undo is not None
+    run.run_id = run_id
+    edits = [{"key": "ProcessFramework.MaxConcurrentProcesses", "value": str(before)}]
+    run.undo = {
+        **run.undo,
+        "params": {"configmap": "process-config", "edits": edits},
+        "changes": [{"field": FIELD, "before": before, "after": after}],
+    }
+    run.finished_at = RESOLVED_AT - timedelta(minutes=minutes)
+    return run
+
+
+async def test_an_undo_of_the_second_halving_leaves_the_first_in_place_to_offer() -> None:
+    first, second = halving("run-1", 20, 10, 30), halving("run-2", 10, 5, 20)
+    store = MemoryStore()
+    await store.save_incident(incident(first, second), 3600)
+    stale = Stale(store, lambda: RULES)
+    restore = await stale.resolve("inc-llm", "undo-reduce-load")
+    assert not isinstance(restore, Decision), restore
+    assert restore[1].params["edits"][0]["value"] == "10"
+    # the restore offered now is of the second (5, was 10); then the undo ran
+    later = RESOLVED_AT + timedelta(hours=1)
+    [offered] = due(in_place([incident(first, second)], RULES), later, AFTER)
+    assert "is 5 (was 10)" in restore_offer(offered).text
+    undo = ActionRun(action="undo-reduce-load", state="done", run_id="u-2", undoes="run-2")
+    back_to_10 = incident(first, second, undo)
+    assert [m.run_id for m in in_place([back_to_10], RULES)] == ["run-1"]
+    [next_offer] = due(in_place([back_to_10], RULES), later, AFTER)
+    assert "is 10 (was 20)" in restore_offer(next_offer).text
+    assert restore_offer(next_offer).label == "Restore MaxConcurrentProcesses to 20"
+    await store.save_incident(back_to_10, 3600)
+    again = await stale.resolve("inc-llm", "undo-reduce-load")
+    assert not isinstance(again, Decision), again
+    assert again[1].params["edits"][0]["value"] == "20"
+    # an undo recorded before undos named their run reverses the last one not reversed
+    legacy = ActionRun(action="undo-reduce-load", state="done", run_id="u-old")
+    assert [m.run_id for m in in_place([incident(first, second, legacy)], RULES)] == ["run-1"]
+    both = incident(first, second, legacy, legacy.model_copy(update={"run_id": "u-old-2"}))
+    assert in_place([both], RULES) == []
+
+
+async def test_the_undo_run_records_which_run_it_reverses() -> None:
+    store = MemoryStore()
+    first, second = halving("run-1", 20, 10, 30), halving("run-2", 10, 5, 20)
+    undone = ActionRun(action="undo-reduce-load", state="done", run_id="u-2", undoes="run-2")
+    await store.save_incident(incident(first, second, undone), 3600)
+    offers, _ = offers_for(store, RESOLVED_AT + timedelta(hours=1))
+    records = RunRecorder(offers.incidents, offers.incidents.notifier, store)
+    await records.started("inc-llm", "undo-reduce-load", "cli:ann", "u-1", Plan("restore", CM))
+    stored = await store.get_incident("inc-llm")
+    assert stored is not None and stored.runs[-1].undoes == "run-1"
+
+
+# an anchored YAML boolean stays a boolean ------------------------------------------------
+def test_an_anchored_yaml_boolean_is_recorded_as_a_boolean_and_compares_equal() -> None:
+    loaded = YAML().load("a: &x false\nb: *x\n")
+    assert jsonable(loaded["a"]) is False and jsonable(loaded["b"]) is False
+    left = [{"field": "f", "before": True, "after": False}]
+    assert later_edits("flip", left, CM, [Change(CM, "f", loaded["a"], True)]) == []
+
+
+# the scan reads only the incidents a run indexed ---------------------------------------
+class CountingStore(MemoryStore):
+    """Counts the incidents read, as the Redis store parses each one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: list[str] = []
+
+    async def get_incident(self, incident_id: str) -> Incident | None:
+        self.read.append(incident_id)
+        return await super().get_incident(incident_id)
+
+    async def list_incidents(self, status: IncidentStatus | None, limit: int) -> list[Incident]:
+        found = await super().list_incidents(status, limit)
+        self.read += [i.id for i in found]
+        return found
+
+
+async def test_the_scan_reads_only_incidents_with_a_mitigation_not_every_resolved_one() -> None:
+    store = CountingStore()
+    for n in range(200):
+        await store.save_incident(incident(iid=f"inc-plain-{n}"), 3600)
+    await store.save_incident(incident(cut_run()), 3600)  # recorded before the index
+    later = RESOLVED_AT + timedelta(hours=1)
+    offers, _ = offers_for(store, later)
+    assert [m.incident for m in await offers.scan()] == ["inc-llm"]  # the one-time backfill
+    # a mitigation recorded now is indexed by its run
+    records = RunRecorder(offers.incidents, offers.incidents.notifier, store)
+    await store.save_incident(incident(status=IncidentStatus.OPEN, iid="inc-new"), 3600)
+    await records.started("inc-new", "reduce-load", "auto", "run-new", Plan("cut", CM))
+    undo = UndoSpec("kubernetes.set_config", {"configmap": "process-config"}, "back to 20")
+    outcome = Outcome(True, "cut", [Change(CM, FIELD, 20, 5)], undo=undo)
+    await records.finished("inc-new", "run-new", "done", outcome)
+    new = await store.get_incident("inc-new")
+    assert new is not None
+    new.status, new.ends_at = IncidentStatus.RESOLVED, RESOLVED_AT
+    await store.save_incident(new, 3600)
+    store.read.clear()
+    assert [m.incident for m in await offers.scan()] == ["inc-new"]
+    assert set(store.read) == {"inc-new"}  # none of the 200, nor the one offered already
+    store.read.clear()
+    assert await offers.scan() == [] and store.read == []
+    # an incident gone from the store leaves the index
+    await store.index_add(keys.mitigations_index(), "inc-expired", 1.0)
+    assert await offers.scan() == []
+    assert await store.index_members(keys.mitigations_index()) == []
+
+
+class BusyFor:
+    """The pipeline, with one incident's lock held by someone else."""
+
+    def __init__(self, pipeline: Pipeline, busy: str) -> None:
+        self.pipeline, self.busy = pipeline, busy
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.pipeline, name)
+
+    async def change_incident(self, incident_id: str, change: object, wait: float) -> object:
+        if incident_id == self.busy:
+            raise TimeoutError(f"incident {incident_id} is locked")
+        return await self.pipeline.change_incident(incident_id, change, wait)  # type: ignore[arg-type]
+
+
+async def test_a_busy_incident_does_not_stop_the_scan_and_is_offered_next_time() -> None:
+    store = MemoryStore()
+    for iid in ("inc-a", "inc-b"):
+        await store.save_incident(incident(cut_run(), iid=iid), 3600)
+    later = RESOLVED_AT + timedelta(hours=1)
+    offers, _ = offers_for(store, later)
+    offers.incidents = BusyFor(offers.incidents, "inc-a")  # type: ignore[assignment]
+    assert [m.incident for m in await offers.scan()] == ["inc-b"]
+    assert await store.index_members(keys.mitigations_index()) == ["inc-a"]
+    free, _ = offers_for(store, later)
+    assert [m.incident for m in await free.scan()] == ["inc-a"]

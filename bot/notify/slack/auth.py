@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.logs import get_logger
 from bot.notify.slack.render import ButtonKind
 from bot.notify.slack.state import ButtonRef
+from bot.remediation.mitigations import UNDO
 from bot.remediation.requests import Actor
 from bot.rules import Rule, RuleSet
 from bot.store import Store, keys
@@ -92,7 +93,7 @@ class Authorizer:
         if rule and self.rules is not None:
             found = self.rules().get(rule)
             # an undo is allowed to whoever may run the action it reverses
-            call = found.actions.get(name.removeprefix("undo-")) if found else None
+            call = found.actions.get(name.removeprefix(UNDO)) if found else None
             allowed = call.options.allowed if call else None
             if allowed is not None:
                 roles = [self.role_groups[r] for r in allowed.roles if r in self.role_groups]

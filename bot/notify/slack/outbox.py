@@ -15,13 +15,16 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bot.logs import get_logger
 from bot.notify.slack.state import MessageRef
 from bot.store import Store, keys
 
 ENTRY_TTL = 7 * 86400.0  # an entry outlives any plausible Slack outage
+log = get_logger("slack")
+_unknown_logged: set[str] = set()
 
 
 @dataclass
@@ -54,11 +57,21 @@ class Entry:
     blocks: list[dict[str, Any]] = field(default_factory=list)  # a reply with a button
 
     def dumps(self) -> str:
-        return json.dumps(asdict(self))
+        # no empty ``blocks``: a replica from before them (a rolling upgrade) reads it
+        data = asdict(self)
+        if not data["blocks"]:
+            del data["blocks"]
+        return json.dumps(data)
 
     @classmethod
     def loads(cls, raw: str) -> Entry:
-        return cls(**json.loads(raw))
+        """Fields a newer replica added are ignored (logged once each)."""
+        data = json.loads(raw)
+        known = {f.name for f in fields(cls)}
+        for name in sorted(set(data) - known - _unknown_logged):
+            _unknown_logged.add(name)
+            log.warning("slack outbox entry field ignored (written by a newer bot)", field=name)
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 def message_key(incident: str) -> str:

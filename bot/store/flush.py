@@ -1,5 +1,6 @@
 """On recovery, what the bot wrote to memory while its Redis was down goes to
-Redis: incidents, replay and double-click markers, counters, the audit trail.
+Redis: incidents, replay and double-click markers, counters, the audit trail,
+index entries (incidents with a mitigation to offer for restoring).
 Otherwise they stay in one process's memory, unseen by other replicas and by
 ``honua-bot act`` until their next save (some never have one).
 
@@ -41,6 +42,11 @@ async def flush_memory(memory: MemoryStore, redis: RedisStore) -> dict[str, int]
         await redis.append_audit(fields)
         written["audit"] += 1
     memory.forget_flushed(flushed_ids, flushed_keys, len(audit))
+    entries = memory.pending_index_entries()
+    for key, member, score in entries:
+        await redis.index_add(key, member, score)
+    memory.forget_index_entries(entries)
+    written["index_entries"] = len(entries)
     if any(written.values()):
         log.warning("degraded-mode writes flushed to redis", **written)
     return written

@@ -128,6 +128,14 @@ class MemoryStore:
             self._values.pop(key, None)
         del self._audit[:audit]
 
+    def pending_index_entries(self) -> list[tuple[str, str, float]]:
+        """(index key, member, score) written here while Redis was away."""
+        return [(k, m, score) for k, found in self._indexes.items() for m, score in found.items()]
+
+    def forget_index_entries(self, entries: list[tuple[str, str, float]]) -> None:
+        for key, member, _ in entries:
+            self._indexes.get(key, {}).pop(member, None)
+
     def pop_incident(self, incident_id: str) -> None:
         self._incidents.pop(incident_id, None)
 

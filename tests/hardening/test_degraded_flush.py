@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.models import Alert, Incident
+from bot.store import keys
 from bot.store.memory import MemoryStore
 from bot.store.redis import RedisStore
 from bot.store.resilient import ResilientStore
@@ -29,6 +30,7 @@ async def test_degraded_writes_are_flushed_on_recovery(server: RedisServer) -> N
         assert store.degraded
         assert await store.set_value("slack:once:v:U1", "1", 60, only_if_absent=True)
         await store.append_audit({"event": "refused", "incident": incident.id})
+        await store.index_add(keys.mitigations_index(), incident.id, 1.0)
 
         server.port = port
         server.start()  # back, empty (no persistence): only the flush can fill it
@@ -44,6 +46,7 @@ async def test_degraded_writes_are_flushed_on_recovery(server: RedisServer) -> N
             assert not await other.set_value("slack:once:v:U1", "1", 60, only_if_absent=True)
             audit = await other.read_audit(0, 10)
             assert [f["event"] for _, f in audit] == ["refused"]
+            assert await other.index_members(keys.mitigations_index()) == [incident.id]
         finally:
             await other.close()
     finally:

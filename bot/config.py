@@ -212,8 +212,9 @@ class Settings(BaseSettings):
     rule_eval_budget_seconds: float = Field(default=2.0, gt=0)
     # entries of a probe's list or map that rule conditions and templates see
     # (the rest is cut, and the diagnosis says so): bounds how long one CEL
-    # evaluation holds the GIL, which freezes the event loop (docs/reliability.md)
-    rule_data_max_items: int = Field(default=300, ge=1, le=100_000)
+    # evaluation holds the GIL, which freezes the event loop (docs/reliability.md);
+    # at least 100 so the bundled rules' lists (rule 01's 73 samples) are never cut
+    rule_data_max_items: int = Field(default=300, ge=100, le=100_000)
     log_level: str = "info"
     console_notifier: bool = True
 

@@ -6,8 +6,10 @@ count their loop steps. Speed figures: bench/rule_eval.py."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,8 @@ from hypothesis import strategies as st
 from bot.alerts.diagnose import UNCLASSIFIED, classify
 from bot.alerts.evaluation import classify_within
 from bot.app import load_builtins
+from bot.cli.explain import read_alerts, recorded_findings
+from bot.config import Settings
 from bot.models import Finding
 from bot.registry import actions, probes
 from bot.rules import load_rules, sample, templates
@@ -110,6 +114,112 @@ def test_a_template_cannot_build_a_huge_string_before_the_output_cap() -> None:
     )
 
 
+def _range_result(series: int, samples: int) -> dict[str, Any]:
+    """prometheus.range's shape (bot/probes/prometheus.py): ``series`` comes first."""
+    return {
+        "series": [
+            {"labels": {f"l{j}": "x" for j in range(15)}, "min": 1, "max": 2, "avg": 1}
+            | {"last": 2, "points": samples}
+            for _ in range(series)
+        ],
+        "empty": False,
+        "last": 42.0,
+        "samples": [{"age_seconds": i, "value": 1.0} for i in range(samples)],
+    }
+
+
+def test_a_big_first_field_leaves_every_later_field_there_and_each_kept_item_whole(
+    tmp_path: Path,
+) -> None:
+    load_builtins()
+    value = Finding(probe="prom", type="prometheus.range", ok=True, data=_range_result(300, 73))
+    bounded, cuts = sample.bound_value("prom", value.as_cel_value(), sample.Limits())
+    # scalars are all there; a container over budget is there, shorter or empty
+    assert bounded["empty"] is False and bounded["last"] == 42.0
+    assert isinstance(bounded["samples"], list)
+    kept = len(bounded["series"])
+    assert 0 < kept < 300
+    # each kept series has all its fields and labels: none lost half-way
+    assert all(len(s) == 6 and len(s["labels"]) == 15 for s in bounded["series"])
+    # and the cut says what was dropped
+    assert bounded["cut"]["series"] == 300
+    assert f"prom.series: 300 items, cut to {kept}" in [c.text() for c in cuts]
+    if len(bounded["samples"]) < 73:
+        assert bounded["cut"]["samples"] == 73
+    # a condition on a later field decides, instead of failing on a missing field
+    when = "prom.last > 40.0 && !prom.samples.exists(s, s.value > 5.0) && !prom.empty"
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(
+        "name: r\nrunbook: r\nseverity: P3\nmatch: {alertname: R}\n"
+        "probes:\n  prom: {prometheus.range: {expr: up, range: 6h, step: 5m}}\n"
+        f"diagnosis:\n  - scenario: decided\n    when: '{when}'\n    summary: x\n"
+    )
+    rule = load_rules(rules, probes, actions).rules[0]
+    diagnosis = classify(rule, {"prom": value}, {}, actions)
+    assert diagnosis.scenario == "decided", diagnosis.notes
+
+
+def test_a_list_item_is_kept_whole_or_dropped_whole() -> None:
+    # an item is 34 values; the budget (max_items * 20 = 100) runs out inside the third
+    data = {"items": [{"a": 1, "b": 2, "c": [[1, 2, 3, 4, 5]] * 5}] * 5, "after": [1]}
+    bounded, cuts = sample.bound_value("p", data, sample.Limits(5))
+    assert bounded["items"] == data["items"][:2]
+    # what the dropped item would have taken is left for the later fields
+    assert bounded["after"] == [1] and bounded["cut"] == {"items": 5}
+    assert [c.text() for c in cuts] == ["p.items: 5 items, cut to 2"]
+
+
+def test_the_smallest_allowed_limit_keeps_rule_01s_recorded_deployment_case() -> None:
+    load_builtins()
+    smallest = Settings.model_fields["rule_data_max_items"].metadata
+    minimum = next(m.ge for m in smallest if hasattr(m, "ge"))
+    assert minimum >= 100  # 6h at 5m steps is 73 samples: a legal setting never cuts them
+    fixtures = REPO / "tests/fixtures/runbook1"
+    alert = read_alerts(fixtures / "alert.json")[0]
+    recorded = json.loads((fixtures / "recent-deployment.json").read_text())
+    rule = next(
+        r
+        for r in load_rules(REPO / "rules", probes, actions).rules
+        if r.name == "high-process-failure-rate"
+    )
+    findings = recorded_findings(rule, recorded)
+    variables = {"labels": dict(alert.labels), "annotations": dict(alert.annotations)}
+    diagnosis = classify(rule, findings, variables, actions, sample.Limits(minimum))
+    assert diagnosis.scenario == "recent-deployment", diagnosis.notes
+    assert "reached 18.2 % after it" in diagnosis.summary
+
+
+def _whole(value: Any, limits: sample.Limits) -> Any:
+    """``value`` cut by the length limits only (what a kept list item must equal)."""
+    if isinstance(value, str):
+        return value[: sample.MAX_CHARS]
+    if isinstance(value, dict):
+        kept = list(value.items())[: limits.max_items]
+        return {k: _whole(v, limits) for k, v in kept}
+    if isinstance(value, list):
+        return [_whole(v, limits) for v in value[: limits.max_items]]
+    return value
+
+
+def _pruned(out: Any, whole: Any, path: str, cut: dict[str, int], top: bool = False) -> None:
+    """``out`` is ``whole`` with lists shortened (kept items whole) and maps kept
+    whole or emptied; each shortened one is named in ``cut``."""
+    if isinstance(whole, dict):
+        assert isinstance(out, dict)
+        if out or top or not whole:
+            assert list(out) == list(whole), path
+            for k in whole:
+                _pruned(out[k], whole[k], f"{path}.{k}" if path else str(k), cut)
+        else:
+            assert path in cut, path
+    elif isinstance(whole, list):
+        assert isinstance(out, list) and out == whole[: len(out)], path
+        assert len(out) == len(whole) or path in cut, path
+    else:
+        assert out == whole, path
+
+
 def _shape(value: Any, limits: sample.Limits) -> tuple[int, bool]:
     """(values in it, whether every list/map/string is within the limits)"""
     if isinstance(value, str):
@@ -131,17 +241,34 @@ probe_data = st.recursive(
 )
 
 
+@dataclass(frozen=True)
+class _Budget(sample.Limits):
+    """Limits with any node budget, so small data runs out of it too."""
+
+    nodes: int = 20
+
+    @property
+    def max_nodes(self) -> int:
+        return self.nodes
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=probe_data, max_items=st.integers(1, 6))
-def test_any_probe_data_is_bounded_and_classify_never_raises(data: Any, max_items: int) -> None:
-    limits = sample.Limits(max_items)
+@given(data=probe_data, max_items=st.integers(1, 6), nodes=st.integers(1, 40))
+def test_any_probe_data_is_bounded_and_classify_never_raises(
+    data: Any, max_items: int, nodes: int
+) -> None:
+    limits = _Budget(max_items, nodes)
     value = Finding(probe="p", type="http.json_field", ok=True, data=data).as_cel_value()
     bounded, cuts = sample.bound_value("p", value, limits)
     reserved = {*sample.COMMON, sample.CUT_FIELD}  # always there, never cut
-    count, within = _shape({k: v for k, v in bounded.items() if k not in reserved}, limits)
+    rest = {k: v for k, v in value.items() if k not in reserved}
+    out = {k: v for k, v in bounded.items() if k not in reserved}
+    count, within = _shape(out, limits)
     assert within
-    assert count <= limits.max_nodes
+    # the probe's own fields (at most max_items) are outside the budget
+    assert count <= 1 + limits.max_items + limits.max_nodes
     assert set(bounded[sample.CUT_FIELD]) == {c.path for c in cuts}
+    _pruned(out, _whole(rest, limits), "", bounded[sample.CUT_FIELD], top=True)
     raw = {
         "name": "any",
         "match": {"alertname": "A"},

@@ -9,6 +9,7 @@ someone changed by hand meanwhile is never overwritten."""
 
 from __future__ import annotations
 
+import contextlib
 import textwrap
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -127,6 +128,23 @@ async def mitigate_then_resolve(
     return incident, message
 
 
+@contextlib.asynccontextmanager
+async def restore_bot(
+    tmp_path: Path, fake: FakeSlack, kube: KubeFakeServer, redis_url: str
+) -> AsyncIterator[BotHarness]:
+    """The bot with the mitigation rule, Slack and the Kubernetes fake, on Redis."""
+    rules = write_rules(tmp_path, textwrap.dedent(RULE))
+    async with slack_bot(
+        tmp_path,
+        fake,
+        rules=rules,
+        redis_url=redis_url,
+        kubernetes_host=kube.url,
+        default_cooldown_seconds=0,
+    ) as h:
+        yield h
+
+
 async def offered(h: BotHarness, fake: FakeSlack, incident: Incident, message: Posted) -> Posted:
     """Move the scan's clock past the wait and scan: the offer reaches the thread."""
     offers = h.service.restore_offers
@@ -154,15 +172,7 @@ async def test_a_resolved_incidents_mitigation_is_offered_then_restored_by_a_cli
     redis_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    rules = write_rules(tmp_path, textwrap.dedent(RULE))
-    async with slack_bot(
-        tmp_path,
-        fake,
-        rules=rules,
-        redis_url=redis_url,
-        kubernetes_host=kube.url,
-        default_cooldown_seconds=0,
-    ) as h:
+    async with restore_bot(tmp_path, fake, kube, redis_url) as h:
         incident, message = await mitigate_then_resolve(h, fake, kube)
         assert "llm-rate-limit/reduce-load in place" in await audit_mitigations(h, capsys)
         reply = await offered(h, fake, incident, message)
@@ -208,15 +218,7 @@ async def test_a_restore_never_overwrites_a_value_changed_by_hand_since(
     redis_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    rules = write_rules(tmp_path, textwrap.dedent(RULE))
-    async with slack_bot(
-        tmp_path,
-        fake,
-        rules=rules,
-        redis_url=redis_url,
-        kubernetes_host=kube.url,
-        default_cooldown_seconds=0,
-    ) as h:
+    async with restore_bot(tmp_path, fake, kube, redis_url) as h:
         incident, message = await mitigate_then_resolve(h, fake, kube)
         reply = await offered(h, fake, incident, message)
         edit_by_hand(kube, 8)  # someone tuned it while the offer waited
